@@ -1,0 +1,1 @@
+//! A stateful fake MISP 2.5.1 for tests and benchmarks.

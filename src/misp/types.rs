@@ -1,0 +1,1 @@
+//! MISP attribute types and categories (from `describeTypes.json`).

@@ -1,0 +1,1 @@
+//! STIX patterning language → comparisons the mapping can turn into MISP attributes.
