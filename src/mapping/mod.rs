@@ -5,6 +5,7 @@
 
 pub mod content;
 pub mod ids;
+pub mod text;
 
 use serde::Deserialize;
 
