@@ -72,35 +72,40 @@ pub fn extract_stories(bundle: &Bundle) -> Result<(Vec<Story>, Vec<Warning>), Ex
     Ok((stories, warnings))
 }
 
-/// Append a story, or merge it with an earlier one of the same id (newest version wins).
+/// Append a story, or merge it with an earlier one of the same id (newest version wins, the first on a tie).
 fn add_story(stories: &mut Vec<Story>, story: Story, warnings: &mut Vec<Warning>) {
-    match stories.iter_mut().find(|s| s.id == story.id) {
-        None => stories.push(story),
-        Some(existing) => {
-            let newer = match (story.version(), existing.version()) {
-                (Some(new), Some(old)) => new > old,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if newer {
-                warnings.push(Warning::about(
-                    existing.source_id.clone(),
-                    format!(
-                        "story {} appears twice; the newer version from {} is used",
-                        story.id, story.source_id
-                    ),
-                ));
-                *existing = story;
-            } else {
-                warnings.push(Warning::about(
-                    story.source_id.clone(),
-                    format!(
-                        "story {} appears twice; the version from {} is used",
-                        story.id, existing.source_id
-                    ),
-                ));
-            }
-        }
+    let Some(existing) = stories.iter_mut().find(|s| s.id == story.id) else {
+        stories.push(story);
+        return;
+    };
+    let newer = match (story.version(), existing.version()) {
+        (Some(new), Some(old)) => new > old,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let version = |s: &Story| {
+        s.version().map_or_else(
+            || "without a date".to_owned(),
+            |t| format!("of {}", t.to_rfc3339()),
+        )
+    };
+    let (kept, dropped) = if newer {
+        (&story, &*existing)
+    } else {
+        (&*existing, &story)
+    };
+    warnings.push(Warning::about(
+        dropped.source_id.clone(),
+        format!(
+            "story {} appears more than once: the version {} ({}) is used, the version {} is ignored",
+            story.id,
+            version(kept),
+            kept.source_id,
+            version(dropped)
+        ),
+    ));
+    if newer {
+        *existing = story;
     }
 }
 
