@@ -276,7 +276,11 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
         .map(|l| {
             Ok(StoryLink {
                 url: c(&l.url, "links.url")?,
-                news_item_id: l.news_item_id.clone(),
+                news_item_id: l
+                    .news_item_id
+                    .as_deref()
+                    .map(|i| c(i, "links.news_item_id"))
+                    .transpose()?,
                 title: l
                     .title
                     .as_deref()
