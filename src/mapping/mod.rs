@@ -3,6 +3,8 @@
 //! Deterministic: the same story and options always give byte-identical JSON; every uuid is
 //! UUIDv5(event uuid, stable key).
 
+pub mod content;
+
 use serde::Deserialize;
 
 use crate::error::Warning;
