@@ -16,7 +16,6 @@ pub mod indicator;
 pub mod observable;
 pub mod sdo;
 pub mod templates;
-pub mod types;
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +24,7 @@ use uuid::Uuid;
 
 use crate::error::Warning;
 use crate::misp::event::{Attribute, DISTRIBUTION_INHERIT, MispObject, Tag};
+use crate::misp::types;
 use crate::stix::Object;
 
 use observable::{Mapped, Source};
@@ -395,7 +395,7 @@ impl Builder {
         timing: &Timing,
         labels: &[String],
     ) {
-        let Some(info) = types::info(type_) else {
+        let Some(default_category) = types::default_category(type_) else {
             self.warn(
                 source_id,
                 format!("unknown MISP attribute type {type_:?}; skipped"),
@@ -423,8 +423,8 @@ impl Builder {
             return;
         }
         let category = category
-            .filter(|c| types::category_allowed(type_, c))
-            .unwrap_or(info.default_category);
+            .filter(|c| types::is_valid_category(type_, c))
+            .unwrap_or(default_category);
         self.count += 1;
         self.by_key.insert(key, self.attributes.len());
         self.attributes.push(Attribute {
@@ -473,7 +473,7 @@ impl Builder {
             if !seen.insert((a.relation, a.value.as_str())) {
                 continue;
             }
-            let Some(info) = types::info(a.type_) else {
+            let Some(category) = types::default_category(a.type_) else {
                 continue;
             };
             if !self.value_ok(source_id, a.type_, &a.value) {
@@ -482,9 +482,9 @@ impl Builder {
             attributes.push(Attribute {
                 uuid: item_uuid(self.event, &format!("{key}/{}/{}", a.relation, a.value)),
                 type_: a.type_.to_owned(),
-                category: info.default_category.to_owned(),
+                category: category.to_owned(),
                 value: a.value.clone(),
-                to_ids: to_ids && info.to_ids,
+                to_ids: to_ids && types::default_to_ids(a.type_),
                 comment: String::new(),
                 distribution: DISTRIBUTION_INHERIT,
                 object_relation: Some(a.relation.to_owned()),

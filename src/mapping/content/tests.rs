@@ -5,15 +5,6 @@ use uuid::Uuid;
 
 use super::*;
 
-/// `shared/` beside the repository (CI, `/work/main`), or two levels up from a worktree in `/work/wt/<branch>`.
-pub(crate) fn shared_dir() -> std::path::PathBuf {
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    [manifest.join("../shared"), manifest.join("../../shared")]
-        .into_iter()
-        .find(|p| p.join("reference").is_dir())
-        .unwrap_or_else(|| manifest.join("../shared"))
-}
-
 const EVENT: Uuid = Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef);
 
 fn obj(v: Value) -> Object {
@@ -116,7 +107,10 @@ fn simple_indicator_patterns_become_ids_attributes() {
             a.first_seen.as_deref(),
             Some("2024-01-01T00:00:00.000000+00:00")
         );
-        assert!(types::category_allowed(&a.type_, &a.category), "{pattern}");
+        assert!(
+            crate::misp::types::is_valid_category(&a.type_, &a.category),
+            "{pattern}"
+        );
         assert!(out.objects.is_empty(), "{pattern}");
         assert!(out.warnings.is_empty(), "{pattern}: {:?}", out.warnings);
     }
@@ -229,7 +223,7 @@ fn multi_property_patterns_choose_templates() {
         assert_eq!(out.objects[0].name, name, "{pattern}");
         for a in &out.objects[0].attributes {
             assert!(
-                types::category_allowed(&a.type_, &a.category),
+                crate::misp::types::is_valid_category(&a.type_, &a.category),
                 "{pattern} {}",
                 a.type_
             );
@@ -692,7 +686,7 @@ proptest::proptest! {
         let b = map_content(EVENT, &objects);
         proptest::prop_assert_eq!(&a, &b);
         for attr in &a.attributes {
-            proptest::prop_assert!(types::category_allowed(&attr.type_, &attr.category));
+            proptest::prop_assert!(crate::misp::types::is_valid_category(&attr.type_, &attr.category));
         }
     }
 
