@@ -299,7 +299,7 @@ pub(crate) fn bounded_comment(s: &str) -> String {
 
 /// UUIDv5(event uuid, key): the deterministic uuid of an attribute or object of this event.
 pub fn item_uuid(event: Uuid, key: &str) -> Uuid {
-    Uuid::new_v5(&event, key.as_bytes())
+    crate::mapping::ids::uuid_for(event, key)
 }
 
 /// Collects the output, de-duplicating and bounding it.
