@@ -878,3 +878,39 @@ proptest! {
         prop_assert_eq!(run(&bytes), run(&bytes));
     }
 }
+
+#[test]
+fn shared_objects_are_not_copied_without_bound() {
+    // 600 stories all referring to one observed-data with 500 SCOs: the copies stop at 2 × objects + 1000.
+    let scos: Vec<Value> = (0..500)
+        .map(|i| json!({"type":"ipv4-addr","id":format!("ipv4-addr--00000000-0000-4000-8000-{i:012}"),"value":format!("10.0.{}.{}", i / 256, i % 256)}))
+        .collect();
+    let refs: Vec<Value> = scos.iter().map(|o| o["id"].clone()).collect();
+    let mut objects = vec![
+        json!({"type":"observed-data","id":"observed-data--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","object_refs":refs}),
+    ];
+    objects.extend(scos);
+    for i in 0..600 {
+        objects.push(json!({"type":"report","id":format!("report--11111111-1111-4111-8111-{i:012}"),"name":"r",
+            "object_refs":["observed-data--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}));
+    }
+    let total_objects = objects.len();
+    let (stories, warnings) = stories_of(&bundle(Value::Array(objects))).unwrap();
+    assert_eq!(stories.len(), 600);
+    let copied: usize = stories.iter().map(|s| s.objects.len()).sum();
+    assert!(copied <= 2 * total_objects + 1000, "{copied}");
+    assert_eq!(
+        stories[0].objects.len(),
+        501,
+        "the first stories are complete"
+    );
+    assert!(stories[599].objects.is_empty());
+    assert!(!warnings.is_empty());
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.message.contains("story objects cut")),
+        "{:?}",
+        warnings[0]
+    );
+}
