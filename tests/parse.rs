@@ -342,7 +342,9 @@ fn bad_objects_are_skipped_with_warnings_and_the_rest_kept() {
     }
     assert!(b.warnings[5].to_string().contains("indicator--not-a-uuid"));
     assert!(
-        b.warnings[7].message.contains("objects[9] repeats objects[8]; ignored"),
+        b.warnings[7]
+            .message
+            .contains("objects[9] repeats objects[8]; ignored"),
         "{}",
         b.warnings[7]
     );
