@@ -6,6 +6,8 @@
 //! `link`-typed relations are only sent when they hold a URL (MISP's `link` validation); the story's
 //! effective TLP is written into the `TLP` story attribute; uuids are deterministic (see [`super::ids`]).
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use crate::error::Warning;
@@ -33,6 +35,8 @@ struct Builder {
     event: Uuid,
     key: String,
     attrs: Vec<Attribute>,
+    /// The uuids in `attrs` (repeats are skipped in O(1), not by scanning `attrs`).
+    uuids: HashSet<Uuid>,
 }
 
 impl Builder {
@@ -41,6 +45,7 @@ impl Builder {
             event,
             key,
             attrs: Vec::new(),
+            uuids: HashSet::new(),
         }
     }
 
@@ -56,7 +61,7 @@ impl Builder {
             format!("{}/{relation}", self.key)
         };
         let uuid = uuid_for(self.event, &name);
-        if self.attrs.iter().any(|a| a.uuid == uuid) {
+        if !self.uuids.insert(uuid) {
             return;
         }
         self.attrs.push(Attribute {
@@ -220,9 +225,10 @@ pub fn news_item_objects(
 ) -> Vec<MispObject> {
     let story_id = event.hyphenated().to_string();
     let mut out: Vec<MispObject> = Vec::new();
+    let mut keys: HashSet<String> = HashSet::new();
     for (index, item) in story.news_items.iter().enumerate() {
         let key = news_item_key(item, index, story, warnings);
-        if out.iter().any(|o| o.uuid == uuid_for(event, &key)) {
+        if !keys.insert(key.clone()) {
             warnings.push(Warning::about(
                 story.source_id.clone(),
                 format!("news item {} appears twice; sent once", item.id),

@@ -214,6 +214,29 @@ impl ObjectBudget {
         let limit = bundle.objects.len().saturating_mul(2).saturating_add(1000);
         ObjectBudget { left: limit, limit }
     }
+
+    /// A copy of `objects` for one more story, cut (with a warning about `owner`) to what the budget allows.
+    /// Several stories of one presenter container share the container's content: it is collected once and
+    /// copied per story, so the container's refs are not walked once per story.
+    pub(super) fn copy(
+        &mut self,
+        objects: &[Object],
+        owner: &str,
+        warnings: &mut Vec<Warning>,
+    ) -> Vec<Object> {
+        let take = objects.len().min(self.left);
+        if take < objects.len() {
+            warnings.push(Warning::about(
+                owner,
+                format!(
+                    "story objects cut after {take}: the bundle's stories refer to more than {} objects in all",
+                    self.limit
+                ),
+            ));
+        }
+        self.left -= take;
+        objects[..take].to_vec()
+    }
 }
 
 /// The content objects reachable from `refs` (see the module doc), in breadth-first order, each once, at most

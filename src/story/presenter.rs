@@ -113,6 +113,20 @@ pub(super) fn stories(
     let container_tlp = tlp::object_markings_tlp(container, bundle);
     let only_one = story_objects.len() == 1;
 
+    // The container's content belongs to each of its stories: walked (and charged to the budget) once for
+    // the first story, copied under the budget for the others.
+    let shared: Vec<Object> = if story_objects.is_empty() {
+        Vec::new()
+    } else {
+        collect_objects(
+            bundle,
+            container.strings("object_refs"),
+            budget,
+            &container.id,
+            warnings,
+        )
+    };
+    let mut charged = true;
     let mut out = Vec::new();
     for so in &story_objects {
         let rel = relations(so);
@@ -169,13 +183,11 @@ pub(super) fn stories(
             tlp: container_tlp.max(tlp::object_markings_tlp(so, bundle)),
             links: Vec::new(),
             news_items: Vec::new(),
-            objects: collect_objects(
-                bundle,
-                container.strings("object_refs"),
-                budget,
-                sid,
-                warnings,
-            ),
+            objects: if std::mem::take(&mut charged) {
+                shared.clone()
+            } else {
+                budget.copy(&shared, sid, warnings)
+            },
         };
         for (relation, value) in &rel {
             match *relation {
