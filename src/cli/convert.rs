@@ -229,9 +229,26 @@ fn print_warnings(warnings: &[Warning]) {
     }
 }
 
-/// Collapse line breaks so every message is one line.
+/// Longest diagnostic line written, in characters (a warning can quote story text or ids of any length).
+const MAX_LINE_CHARS: usize = 2000;
+
+/// One line of terminal-safe text: line breaks become spaces, other control characters (ESC, BEL, …, which
+/// could drive the operator's terminal from story text) are written as `\u{…}` escapes, and the line is
+/// bounded to [`MAX_LINE_CHARS`] characters.
 fn single_line(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
+    let mut out = String::with_capacity(s.len().min(MAX_LINE_CHARS + 8));
+    for (count, c) in s.chars().enumerate() {
+        if count == MAX_LINE_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\r' | '\n' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn one_line(cause: &str) {
