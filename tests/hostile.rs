@@ -212,6 +212,22 @@ fn four_byte_characters_in_every_field_are_replaced_everywhere() {
     );
     // The report stays inert.
     assert!(!c.stories[0].event.reports[0].content.contains("<b>"));
+    // URLs keep the character, percent-encoded (the same URL); an indicator is dropped rather than mangled.
+    let event = &c.stories[0].event;
+    assert_eq!(
+        relation_values(event, "taranis-news-item", "link"),
+        ["https://x.y/%F0%9F%98%80"]
+    );
+    assert!(
+        relation_values(event, "taranis-story", "links")
+            .contains(&r#"{"link": "https://e.x/%F0%9F%98%80", "news_item_id": "<no_data>"}"#)
+    );
+    assert!(event.attributes.iter().all(|a| a.type_ != "domain"));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.message.contains("Attribute[domain]") && w.message.contains("dropped"))
+    );
 
     // `reject` names a field instead.
     let opts = ConvertOptions {
