@@ -560,6 +560,29 @@ fn presenter_news_item_without_story_id_joins_the_only_story() {
     assert_eq!(stories[0].news_items.len(), 1);
 }
 
+#[test]
+fn presenter_relations_written_as_python_dicts_keep_tlp_tags_and_links() {
+    // Older Taranis wrote `str(dict)` (the real MISP event in the fixtures holds
+    // "{'key': 'TLP', 'value': 'clear'}"); losing the TLP would let the event be shared wider than allowed.
+    let input = bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"x",
+         "object_refs":["x-misp-object--00000000-0000-4000-8000-000000000001"]},
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000001", "taranis-story", false, &[
+            ("id", "320d4589-cd71-4722-aa28-ea5530e99830"),
+            ("attributes", "{'key': 'TLP', 'value': 'amber'}"),
+            ("tags", "{'name': '\\u00d6sterreich', 'tag_type': 'Location'}"),
+            ("links", "{'link': 'no_data', 'news_item_id': '<no_data>'}"),
+            ("links", "{'link': 'https://e.example/a', 'news_item_id': '<no_data>'}"),
+        ]),
+    ]));
+    let (stories, warnings) = stories_of(&input).unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Amber));
+    assert_eq!(stories[0].tags, vec![tag("Österreich", "Location")]);
+    let urls: Vec<&str> = stories[0].links.iter().map(|l| l.url.as_str()).collect();
+    assert_eq!(urls, ["https://e.example/a"]);
+    assert_eq!(warnings.len(), 1, "the no_data link: {warnings:?}");
+}
+
 // ---------------------------------------------------------------- plain
 
 #[test]

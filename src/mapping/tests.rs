@@ -37,7 +37,8 @@ fn s(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
-fn empty_story() -> Story {
+/// A story with every field empty (shared by the unit tests of the mapping modules).
+pub(super) fn empty_story() -> Story {
     Story {
         id: Uuid::parse_str("ed13a0b1-4f5f-4c43-bdf2-820ee0d43448").unwrap(),
         source_id: "report--ed13a0b1-4f5f-4c43-bdf2-820ee0d43448".into(),
