@@ -583,6 +583,65 @@ fn presenter_relations_written_as_python_dicts_keep_tlp_tags_and_links() {
     assert_eq!(warnings.len(), 1, "the no_data link: {warnings:?}");
 }
 
+#[test]
+fn a_part_marked_more_restrictively_raises_the_story_tlp() {
+    const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+    const AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+    const RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+    let report = |refs: Value| {
+        json!({"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"r",
+               "object_marking_refs":[GREEN],"object_refs":refs})
+    };
+    let news = "x-taranis-news-item--11111111-1111-4111-8111-111111111111";
+    let ind = "indicator--22222222-2222-4222-8222-222222222222";
+    // A news item marked red in a green report: the whole event is red, with a warning naming the item.
+    let (stories, warnings) = stories_of(&bundle(json!([
+        report(json!([news])),
+        {"type":"x-taranis-news-item","id":news,"title":"t","object_marking_refs":[RED]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Red));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.message.contains(news) && w.message.contains("tlp:red")),
+        "{warnings:?}"
+    );
+    // An indicator with an amber granular marking (part of it is amber): amber.
+    let (stories, _) = stories_of(&bundle(json!([
+        report(json!([ind])),
+        {"type":"indicator","id":ind,"pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix",
+         "granular_markings":[{"marking_ref":AMBER,"selectors":["pattern"]}]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Amber));
+    // A less restrictive part changes nothing and says nothing.
+    let (stories, warnings) = stories_of(&bundle(json!([
+        report(json!([ind])),
+        {"type":"indicator","id":ind,"pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix",
+         "object_marking_refs":["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Green));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Presenter: a taranis-news-item x-misp-object marked red.
+    let mut item = misp_object(
+        "x-misp-object--00000000-0000-4000-8000-000000000002",
+        "taranis-news-item",
+        false,
+        &[("id", "n1")],
+    );
+    item["object_marking_refs"] = json!([RED]);
+    let (stories, _) = stories_of(&bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"x","object_marking_refs":[GREEN],
+         "object_refs":["x-misp-object--00000000-0000-4000-8000-000000000001","x-misp-object--00000000-0000-4000-8000-000000000002"]},
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000001", "taranis-story", false, &[("id", "11111111-1111-4111-8111-111111111111")]),
+        item,
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Red));
+}
+
 // ---------------------------------------------------------------- plain
 
 #[test]

@@ -74,7 +74,37 @@ pub fn extract_stories(bundle: &Bundle) -> Result<(Vec<Story>, Vec<Warning>), Ex
     if let [only] = stories.as_mut_slice() {
         add_unreferenced_content(only, bundle, &mut budget, &mut warnings);
     }
+    for story in &mut stories {
+        let strictest =
+            tlp::strictest_marking(&story.objects, bundle).map(|(t, id)| (t, id.to_owned()));
+        if let Some((level, id)) = strictest {
+            raise_tlp(story, level, &id, &mut warnings);
+        }
+    }
     Ok((stories, warnings))
+}
+
+/// The story's TLP becomes at least `level`, the marking of its part `part_id` (a news item or content object):
+/// the event carries that part, so it must not be tagged (and shared) less restrictively than the part.
+pub(super) fn raise_tlp(
+    story: &mut Story,
+    level: crate::story::Tlp,
+    part_id: &str,
+    warnings: &mut Vec<Warning>,
+) {
+    if story.tlp >= Some(level) {
+        return;
+    }
+    warnings.push(Warning::about(
+        story.source_id.clone(),
+        format!(
+            "{part_id} is marked {}, more restrictive than the story ({}): the event gets {}",
+            level.tag(),
+            story.tlp.map_or("no TLP", |t| t.tag()),
+            level.tag()
+        ),
+    ));
+    story.tlp = Some(level);
 }
 
 /// Append a story, or merge it with an earlier one of the same id (newest version wins, the first on a tie).

@@ -19,7 +19,7 @@ use crate::stix::bundle::quoted_prefix;
 use crate::stix::{Bundle, Object};
 use crate::story::extract::{
     ObjectBudget, add_news_item_links, collect_objects, integer, misp_object_name, normalise,
-    timestamp,
+    raise_tlp, timestamp,
 };
 use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, tlp};
 
@@ -208,6 +208,11 @@ pub(super) fn stories(
         story.news_items = mine.iter().map(|&i| items[i].clone()).collect();
         add_news_item_links(&mut story);
         normalise(&mut story);
+        if let Some((level, part)) =
+            tlp::strictest_marking(mine.iter().map(|&i| item_objects[i]), bundle)
+        {
+            raise_tlp(&mut story, level, part, warnings);
+        }
         out.push(story);
     }
     for ((item, o), claimed) in items.iter().zip(&item_objects).zip(claimed) {
