@@ -408,11 +408,12 @@ pub(super) fn scalar_text(
     field: &str,
     warnings: &mut Vec<Warning>,
 ) -> Option<String> {
-    match value? {
+    let value = value?;
+    if let Some(text) = scalar_string(value) {
+        return Some(text);
+    }
+    match value {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         other => {
             warnings.push(Warning::about(
                 object_id,
@@ -423,6 +424,16 @@ pub(super) fn scalar_text(
             ));
             None
         }
+    }
+}
+
+/// A string, number or boolean as text; `None` for null, arrays and objects.
+pub(super) fn scalar_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 

@@ -19,7 +19,7 @@ use crate::stix::bundle::quoted_prefix;
 use crate::stix::{Bundle, Object};
 use crate::story::extract::{
     ObjectBudget, add_news_item_links, collect_objects, integer, misp_object_name, normalise,
-    raise_tlp, timestamp,
+    raise_tlp, scalar_string, timestamp,
 };
 use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, tlp};
 
@@ -42,13 +42,7 @@ fn relations(o: &Object) -> Vec<(&str, String)> {
         .flatten()
         .filter_map(|a| {
             let relation = a.get("object_relation")?.as_str()?;
-            let value = match a.get("value")? {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return None,
-            };
-            Some((relation, value))
+            Some((relation, scalar_string(a.get("value")?)?))
         })
         .collect()
 }
@@ -330,12 +324,7 @@ fn attribute(value: &str, sid: &str, out: &mut Vec<StoryAttribute>, warnings: &m
             .and_then(Value::as_str)
             .map(str::trim)
             .unwrap_or_default();
-        let val = match m.get("value") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::Bool(b)) => b.to_string(),
-            _ => String::new(),
-        };
+        let val = m.get("value").and_then(scalar_string).unwrap_or_default();
         if !key.is_empty() && !val.trim().is_empty() {
             out.push(StoryAttribute {
                 key: key.to_owned(),
