@@ -1034,8 +1034,16 @@ impl Store {
         r
     }
 
-    /// `POST /events/addTag/{event}/{tag id}` (#26, #28, #53): always 200; errors in `{"saved":false}`.
-    /// A tag *name* in the URL is refused as "Invalid Tag." exactly like the recorded MISP (#26).
+    fn resolve_tag(&self, tag: &str) -> Option<u64> {
+        match tag.parse::<u64>() {
+            Ok(id) => self.tag(id).map(|t| t.id),
+            Err(_) => self.tag_by_name.get(tag).copied(),
+        }
+    }
+
+    /// `POST /events/addTag/{event}/{tag id}` or body `{"request":{"Event":{"id","tag"}}}` (#26–#28, #53):
+    /// always 200, errors in `{"saved":false}`. A tag *name* in the URL is a CakePHP named parameter, so it
+    /// never reaches the action: "Invalid Tag." exactly like the recorded MISP (#26).
     pub fn events_add_tag(&mut self, user: &User, target: &str, tag: &str) -> Reply {
         let fail = |msg: &str| Reply::ok(json!({"saved": false, "errors": msg}));
         let Some(id) = self.user_event(user, target) else {
@@ -1048,19 +1056,162 @@ impl Store {
         {
             return fail("You don't have permission to do that."); // #53
         }
-        let Some(tag_id) = tag.parse::<u64>().ok().filter(|t| self.tag(*t).is_some()) else {
+        let Some(tag_id) = self.resolve_tag(tag) else {
             return fail("Invalid Tag."); // #26, #28
         };
+        let name = self.tag(tag_id).map(|t| t.name.clone()).unwrap_or_default();
+        let Some(e) = self.events.get(&id) else {
+            return fail("Invalid event.");
+        };
+        if e.tags.iter().any(|r| r.tag_id == tag_id) {
+            return fail("Tag is already attached to this event.");
+        }
+        // The tlp taxonomy is exclusive: a second tlp:* tag is refused on this path (#27).
+        let exclusive_clash = name.starts_with("tlp:")
+            && e.tags.iter().any(|r| {
+                self.tag(r.tag_id)
+                    .is_some_and(|t| t.name.starts_with("tlp:"))
+            });
+        if exclusive_clash {
+            return fail("Tag is not allowed due to taxonomy exclusivity settings");
+        }
         if let Some(e) = self.events.get_mut(&id) {
-            if e.tags.iter().any(|r| r.tag_id == tag_id) {
-                return fail("Tag is already attached to this event.");
-            }
             e.tags.push(TagRef {
                 tag_id,
                 local: false,
             });
         }
         Reply::ok(json!({"saved": true, "success": "Tag added.", "check_publish": true}))
+    }
+
+    /// `POST /events/removeTag/{event}/{tag id}` (#29).
+    pub fn events_remove_tag(&mut self, user: &User, target: &str, tag: &str) -> Reply {
+        let fail = |msg: &str| Reply::ok(json!({"saved": false, "errors": msg}));
+        let Some(id) = self.user_event(user, target) else {
+            return fail("Invalid event.");
+        };
+        if !self
+            .events
+            .get(&id)
+            .is_some_and(|e| self.can_modify(user, e))
+        {
+            return fail("You don't have permission to do that.");
+        }
+        let tag_id = self.resolve_tag(tag);
+        let Some(e) = self.events.get_mut(&id) else {
+            return fail("Invalid event.");
+        };
+        match tag_id.and_then(|t| e.tags.iter().position(|r| r.tag_id == t)) {
+            Some(pos) => {
+                e.tags.remove(pos);
+                Reply::ok(json!({"saved": true, "success": "Tag removed.", "check_publish": true}))
+            }
+            None => fail("Invalid event - tag combination."), // #29
+        }
+    }
+
+    /// `POST /attributes/addTag/{attribute}/{tag id}[/local:1]` (#116).
+    pub fn attributes_add_tag(
+        &mut self,
+        user: &User,
+        target: &str,
+        tag: &str,
+        local: bool,
+    ) -> Reply {
+        let fail = |msg: &str| Reply::ok(json!({"saved": false, "errors": msg}));
+        let Some(aid) = self.find_attr(target) else {
+            return fail("Invalid attribute.");
+        };
+        let eid = self.attrs.get(&aid).map_or(0, |a| a.event_id);
+        if !self
+            .events
+            .get(&eid)
+            .is_some_and(|e| self.can_modify(user, e))
+        {
+            return fail("You don't have permission to do that.");
+        }
+        let Some(tag_id) = self.resolve_tag(tag) else {
+            return fail("Invalid Tag.");
+        };
+        if let Some(a) = self.attrs.get_mut(&aid) {
+            if a.tags.iter().any(|r| r.tag_id == tag_id) {
+                return fail("Tag is already attached to this attribute.");
+            }
+            a.tags.push(TagRef { tag_id, local });
+        }
+        Reply::ok(json!({"saved": true, "success": "Tag added.", "check_publish": true}))
+    }
+
+    /// `POST /tags/attachTagToObject` and `/tags/removeTagFromObject` with `{"uuid", "tag", "local"?}`
+    /// on an event or attribute uuid (#30, #114, #115).
+    pub fn tags_attach(
+        &mut self,
+        user: &User,
+        body: &Map<String, Value>,
+        attach: bool,
+        url: &str,
+    ) -> Reply {
+        let action = if attach {
+            "attachTagToObject"
+        } else {
+            "removeTagFromObject"
+        };
+        let short_url = format!("/tags/{action}");
+        let uuid = string(body, "uuid")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let tag = string(body, "tag").unwrap_or_default();
+        let local = flag(body, "local").unwrap_or(false);
+        let Some(tag_id) = self.resolve_tag(&tag) else {
+            return Reply::exception(404, "Invalid tag.", url);
+        };
+        let tag_name = self.tag(tag_id).map(|t| t.name.clone()).unwrap_or_default();
+        let scope = if local { "Local" } else { "Global" };
+        let (kind, owner_event, object_id) =
+            if let Some(eid) = self.event_by_uuid.get(&uuid).copied() {
+                ("Event", eid, eid)
+            } else if let Some(aid) = self.attr_by_uuid.get(&uuid).copied() {
+                (
+                    "Attribute",
+                    self.attrs.get(&aid).map_or(0, |a| a.event_id),
+                    aid,
+                )
+            } else {
+                return Reply::exception(404, "Invalid object.", url);
+            };
+        if !self
+            .events
+            .get(&owner_event)
+            .is_some_and(|e| self.can_modify(user, e))
+        {
+            return Reply::exception(403, NO_PERMISSION, url);
+        }
+        let refs = if kind == "Event" {
+            self.events.get_mut(&object_id).map(|e| &mut e.tags)
+        } else {
+            self.attrs.get_mut(&object_id).map(|a| &mut a.tags)
+        };
+        let Some(refs) = refs else {
+            return Reply::internal(url);
+        };
+        let present = refs.iter().position(|r| r.tag_id == tag_id);
+        let msg = match (attach, present) {
+            (true, Some(_)) => return Reply::exception(405, "Tag is already attached.", url),
+            (true, None) => {
+                refs.push(TagRef { tag_id, local });
+                format!(
+                    "{scope} tag {tag_name}({tag_id}) successfully attached to {kind}({object_id})."
+                )
+            }
+            (false, Some(pos)) => {
+                refs.remove(pos);
+                format!(
+                    "{scope} tag {tag_name} ({tag_id}) successfully removed from {kind}({object_id})."
+                )
+            }
+            (false, None) => return Reply::exception(404, "Tag is not attached.", url),
+        };
+        Reply::save_success(&msg, &short_url, None)
     }
 
     // ----------------------------------------------------------------------------------------------
@@ -1235,6 +1386,36 @@ impl Store {
             return Reply::exception(405, "Invalid input.", url);
         };
         let mut m = m.clone();
+        let known = template.map(|t| TEMPLATES.iter().find(|tpl| tpl.0 == t || tpl.1 == t));
+        if let Some(Some(tpl)) = known {
+            m.insert("name".to_owned(), json!(tpl.2));
+            m.insert("meta-category".to_owned(), json!(tpl.3));
+            m.insert("description".to_owned(), json!(tpl.4));
+            m.insert("template_uuid".to_owned(), json!(tpl.1));
+            m.insert("template_version".to_owned(), json!(tpl.5));
+            let relations: Vec<String> = list(&m, "Attribute")
+                .into_iter()
+                .filter_map(|a| string(a, "object_relation"))
+                .collect();
+            if !tpl.6.iter().any(|r| relations.iter().any(|x| x == r)) {
+                return Reply::save_fail(
+                    "Could not add Object",
+                    "/objects/add",
+                    json!(format!(
+                        "Could not save the object as it requires at least one of the following attributes to be set: {}",
+                        tpl.6.join(", ")
+                    )),
+                    None,
+                ); // #95
+            }
+        } else if let Some(None) = known {
+            return Reply::save_fail(
+                "Could not add Object",
+                "/objects/add",
+                json!("Object could not be saved.\ntemplate: No valid template found."),
+                None,
+            );
+        }
         if template.is_none() {
             for field in [
                 "name",
@@ -1254,8 +1435,6 @@ impl Store {
                     );
                 }
             }
-        } else if string(&m, "name").is_none() {
-            m.insert("name".to_owned(), json!(template.unwrap_or_default()));
         }
         if let Some(u) = string(&m, "uuid")
             && self.object_by_uuid.contains_key(&u.to_ascii_lowercase())
@@ -1786,6 +1965,56 @@ impl Store {
         Reply::exception(200, msg, url)
     }
 }
+
+/// The object templates the fake knows for `/objects/add/{event}/{template}`:
+/// `(local id, uuid, name, meta-category, description, version, requiredOneOf)` as installed in the
+/// recorded MISP (#91, #92, #95).
+const TEMPLATES: &[(&str, &str, &str, &str, &str, &str, &[&str])] = &[
+    (
+        "70",
+        "43b3b146-77eb-4931-b4cc-b66c60f28734",
+        "domain-ip",
+        "network",
+        "A domain/hostname and IP address seen as a tuple in a specific time frame.",
+        "11",
+        &["ip", "domain", "hostname"],
+    ),
+    (
+        "89",
+        "688c46fb-5edb-40a3-8273-1af7923e2215",
+        "file",
+        "file",
+        "File object describing a file with meta-information",
+        "25",
+        &[
+            "filename",
+            "size-in-bytes",
+            "authentihash",
+            "ssdeep",
+            "md5",
+            "sha1",
+            "sha224",
+            "sha256",
+            "sha384",
+            "sha512",
+            "sha512/224",
+            "sha512/256",
+            "sha3-224",
+            "sha3-256",
+            "sha3-384",
+            "sha3-512",
+            "tlsh",
+            "telfhash",
+            "imphash",
+            "pattern-in-file",
+            "certificate",
+            "malware-sample",
+            "attachment",
+            "path",
+            "fullpath",
+        ],
+    ),
+];
 
 fn items_len(v: &Value) -> usize {
     v.get("response")
