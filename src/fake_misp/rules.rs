@@ -1969,7 +1969,17 @@ impl Store {
 /// The object templates the fake knows for `/objects/add/{event}/{template}`:
 /// `(local id, uuid, name, meta-category, description, version, requiredOneOf)` as installed in the
 /// recorded MISP (#91, #92, #95).
-const TEMPLATES: &[(&str, &str, &str, &str, &str, &str, &[&str])] = &[
+type Template = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+const TEMPLATES: &[Template] = &[
     (
         "70",
         "43b3b146-77eb-4931-b4cc-b66c60f28734",
