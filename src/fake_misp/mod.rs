@@ -89,8 +89,8 @@ impl Default for FakeConfig {
                 org_ids: vec![ORG_A_ID, ORG_B_ID],
             }],
             latency: Duration::ZERO,
-            request_log_capacity: 10_000,
-            request_log_body_bytes: 1024 * 1024,
+            request_log_capacity: 1_000,
+            request_log_body_bytes: 256 * 1024,
         }
     }
 }
