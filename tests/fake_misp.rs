@@ -34,6 +34,10 @@ const NOT_MODELLED: &[(u32, &str)] = &[
     ),
 ];
 
+/// Transcripts the sync and worker depend on: these must be replayed (never in `NOT_MODELLED`).
+const REQUIRED: &[std::ops::RangeInclusive<u32>] =
+    &[1..=24, 31..=31, 33..=35, 40..=55, 64..=78, 80..=80, 84..=89];
+
 /// Fields that deliberately differ from the recording (documented in docs/fake-misp.md).
 fn known_deviation(seq: u32, projected: &mut Value) {
     // #86: the recorded MISP only queued the publish job (its workers never ran it); the fake publishes.
@@ -398,6 +402,11 @@ fn project(v: &Value, with_ts: bool) -> Value {
 async fn replays_the_recorded_misp_session() {
     let transcripts = load_transcripts();
     let skipped: Vec<u32> = NOT_MODELLED.iter().map(|(s, _)| *s).collect();
+    for range in REQUIRED {
+        for seq in range.clone() {
+            assert!(!skipped.contains(&seq), "transcript {seq} must be replayed");
+        }
+    }
     let misp = FakeMisp::start(FakeConfig::default())
         .await
         .unwrap_or_else(|e| panic!("start: {e}"));
