@@ -1443,7 +1443,14 @@ async fn auth_body_and_sharing_group_rules() {
 async fn binary_prints_its_url_and_stops_on_sigterm() {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fake-misp"))
-        .args(["--bind", "127.0.0.1:0", "--latency-ms", "1"])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--latency-ms",
+            "1",
+            "--fail-next",
+            "1",
+        ])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -1459,16 +1466,21 @@ async fn binary_prints_its_url_and_stops_on_sigterm() {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected line {line:?}"))
         .to_owned();
-    let r = reqwest::Client::new()
-        .get(format!("{url}/servers/getVersion"))
-        .header(
-            "Authorization",
-            misp_connector::fake_misp::DEFAULT_ADMIN_KEY,
-        )
-        .send()
-        .await
-        .map(|r| r.status().as_u16());
-    assert_eq!(r.ok(), Some(200));
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let r = client
+            .get(format!("{url}/servers/getVersion"))
+            .header(
+                "Authorization",
+                misp_connector::fake_misp::DEFAULT_ADMIN_KEY,
+            )
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        statuses.push(r.unwrap_or(0));
+    }
+    assert_eq!(statuses, vec![503, 200], "--fail-next 1 arms one 503");
     let pid = child.id().unwrap_or_else(|| panic!("no pid"));
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -1478,4 +1490,22 @@ async fn binary_prints_its_url_and_stops_on_sigterm() {
         .await
         .unwrap_or_else(|_| panic!("fake-misp did not stop on SIGTERM"));
     assert!(status.is_ok_and(|s| s.success()));
+}
+
+#[test]
+fn binary_refuses_malformed_keys_with_a_clear_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fake-misp"))
+        .args(["--bind", "127.0.0.1:0", "--admin-key", "too-short"])
+        .output()
+        .unwrap_or_else(|e| panic!("spawn fake-misp: {e}"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--admin-key must be 40 letters/digits"),
+        "{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing printed on stdout when it does not listen"
+    );
 }
