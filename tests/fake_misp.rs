@@ -1269,6 +1269,23 @@ async fn faults_5xx_429_latency_and_prefix() {
         "a faulted request never reaches MISP logic"
     );
     assert!(misp.faults().pending().is_empty());
+    // A delayed request still gets its normal answer; a client timeout shorter than the delay fires.
+    misp.faults()
+        .delay_next(1, Duration::from_secs(5), Some("/servers/getVersion"));
+    let timed_out = c
+        .get(format!("{}/servers/getVersion", misp.url()))
+        .header("Authorization", &key)
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(timed_out.is_err_and(|e| e.is_timeout()));
+    misp.faults().delay_next(1, Duration::from_millis(50), None);
+    assert_eq!(
+        call(&c, &misp, "GET", "/servers/getVersion", &key, None)
+            .await
+            .status,
+        200
+    );
     misp.faults().set_latency(Duration::from_millis(150));
     let t0 = Instant::now();
     assert_eq!(

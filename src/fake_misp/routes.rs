@@ -294,7 +294,12 @@ pub async fn handle(
         Ok(b) => b,
         Err(_) => Bytes::new(),
     };
-    let (response, items) = match state.faults.take(&path) {
+    let mut fault = state.faults.take(&path);
+    if let Some(FaultKind::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+        fault = None;
+    }
+    let (response, items) = match fault {
         Some(FaultKind::Drop) => {
             // Kill the connection: hyper fails to write the response and closes the socket.
             conn.kill.store(true, Ordering::SeqCst);
@@ -313,7 +318,7 @@ pub async fn handle(
                 .insert("X-Rate-Limit-Reset", HeaderValue::from(retry_after_secs));
             (r, 0)
         }
-        None => {
+        Some(FaultKind::Delay(_)) | None => {
             let reply = dispatch(&state, &method, &path, &parts.headers, &body).await;
             let items = reply.items;
             (json_response(reply), items)
