@@ -21,9 +21,6 @@ const BAD_KEY: &str = "0000000000000000000000000000000000000bad";
 
 /// Transcripts not replayed, with the reason (everything else is replayed and compared).
 const NOT_MODELLED: &[(u32, &str)] = &[
-    (32, "GET /tags/index is not modelled"),
-    (62, "POST /attributes/restSearch is not modelled"),
-    (63, "GET /events/index is not modelled"),
     (
         81,
         "sharing groups are configured at start, not created over REST",
@@ -373,6 +370,49 @@ fn project(v: &Value, with_ts: bool) -> Value {
         }),
         Value::Object(m) if m.contains_key("Event") => {
             json!({ "Event": proj_event(&m["Event"], with_ts) })
+        }
+        Value::Object(m) if m.get("response").and_then(|r| r.get("Attribute")).is_some() => {
+            let attrs: Vec<Value> = m["response"]["Attribute"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| json!({"attr": proj_attr(x), "Event": pick(&x["Event"], &["id", "uuid", "info", "orgc_id"])}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({ "response": { "Attribute": attrs } })
+        }
+        Value::Object(m) if m.contains_key("EventTag") => {
+            let mut p = pick(
+                v,
+                &[
+                    "id",
+                    "uuid",
+                    "info",
+                    "orgc_id",
+                    "org_id",
+                    "attribute_count",
+                    "published",
+                    "distribution",
+                ],
+            );
+            let tags: Vec<Value> = m["EventTag"]
+                .as_array()
+                .map(|a| a.iter().map(|t| t["Tag"].clone()).collect())
+                .unwrap_or_default();
+            p.insert("EventTag".to_owned(), tag_names(&Value::Array(tags)));
+            Value::Object(p)
+        }
+        Value::Object(m) if m.len() == 1 && m.get("Tag").is_some_and(Value::is_array) => {
+            let tags: Vec<Value> = m["Tag"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| json!(pick(t, &["id", "name", "count", "attribute_count"])))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({ "Tag": tags })
         }
         Value::Object(m) if m.contains_key("response") => json!({ "response": m["response"]
             .as_array()

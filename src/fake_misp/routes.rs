@@ -134,6 +134,9 @@ enum Endpoint {
     EventsRestSearch,
     EventsAddTag,
     EventsRemoveTag,
+    EventsIndex,
+    AttributesRestSearch,
+    TagsIndex,
     AttributesAdd,
     AttributesAddTag,
     TagsAttach,
@@ -173,6 +176,9 @@ impl Endpoint {
             ("events", "restSearch") if post => EventsRestSearch,
             ("events", "addTag") if post => EventsAddTag,
             ("events", "removeTag") if post && has1 => EventsRemoveTag,
+            ("events", "index") if get => EventsIndex,
+            ("attributes", "restSearch") if post => AttributesRestSearch,
+            ("tags", "index") if get => TagsIndex,
             ("attributes", "addTag") if post && has1 => AttributesAddTag,
             ("tags", "attachTagToObject") if post => TagsAttach,
             ("tags", "removeTagFromObject") if post => TagsRemove,
@@ -203,6 +209,7 @@ impl Endpoint {
             EventsAdd
                 | EventsEdit
                 | EventsRestSearch
+                | AttributesRestSearch
                 | EventsAddTag
                 | TagsAttach
                 | TagsRemove
@@ -422,6 +429,12 @@ async fn dispatch(
             };
             store.events_add_tag(&user, &event, &tag)
         }
+        EventsIndex => store.events_index(&user),
+        TagsIndex => store.tags_index(),
+        AttributesRestSearch => match input::unwrap(body_value, &[]) {
+            Some(m) => store.attributes_rest_search(&user, m),
+            None => Reply::exception(400, "Invalid input.", path),
+        },
         EventsRemoveTag => store.events_remove_tag(&user, url.arg(0), url.arg(1)),
         AttributesAddTag => {
             store.attributes_add_tag(&user, url.arg(0), url.arg(1), url.named_flag("local"))
