@@ -597,4 +597,58 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn authentication_follows_misp_key_rules() {
+        let store = crate::fake_misp::model::Store::new(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+            Vec::new(),
+        );
+        let users = &store.users;
+        let with = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                if let Ok(v) = HeaderValue::from_str(v) {
+                    h.insert(*k, v);
+                }
+            }
+            h
+        };
+        let org = |h: &HeaderMap| authenticate(h, users).map(|u| u.org_id);
+        assert_eq!(
+            org(&with(&[(
+                "authorization",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            )])),
+            Some(1)
+        );
+        // X-MISP-AUTH wins over Authorization.
+        let both = with(&[
+            ("authorization", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            ("x-misp-auth", "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"),
+        ]);
+        assert_eq!(org(&both), Some(2));
+        // A comma-separated list is tried in order; malformed entries never match.
+        let list = with(&[(
+            "authorization",
+            "short, BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+        )]);
+        assert_eq!(org(&list), Some(2));
+        assert_eq!(org(&with(&[("authorization", "Basic dXNlcjpwYXNz")])), None);
+        assert_eq!(
+            org(&with(&[(
+                "authorization",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!"
+            )])),
+            None
+        );
+        assert_eq!(org(&HeaderMap::new()), None);
+        assert_eq!(key_label(&both, users), "<org 2 key>");
+        assert_eq!(
+            key_label(&with(&[("authorization", "nope")]), users),
+            "<bad key>"
+        );
+        assert_eq!(key_label(&HeaderMap::new(), users), "");
+    }
 }
