@@ -245,8 +245,27 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
     let c = |s: &str, field: &str| clean(s, policy, &sid, field);
     // URLs keep their 4-byte characters, percent-encoded (the same URL), instead of losing them.
     let url = |s: &str, field: &str| c(&encode_url_four_byte(s, policy), field);
-    let mut out = story.clone();
-    out.objects = Vec::new();
+    // Every text field is replaced below; the STIX objects (the bulk of a story) are not needed: not cloned.
+    let mut out = Story {
+        id: story.id,
+        source_id: story.source_id.clone(),
+        dialect: story.dialect,
+        title: String::new(),
+        description: String::new(),
+        summary: String::new(),
+        comments: String::new(),
+        published: story.published,
+        created: story.created,
+        modified: story.modified,
+        relevance: story.relevance,
+        attributes: Vec::new(),
+        tags: Vec::new(),
+        labels: Vec::new(),
+        tlp: story.tlp,
+        links: Vec::new(),
+        news_items: Vec::new(),
+        objects: Vec::new(),
+    };
     out.title = c(&story.title, "title")?;
     out.description = c(&story.description, "description")?;
     out.summary = c(&story.summary, "summary")?;
