@@ -70,8 +70,9 @@ pub fn validate(file: &str) -> Exit {
         Err(cause) => return invalid(&cause),
     };
     let name = display_name(file);
-    let parsed = match bundle::parse(&bytes, &limits) {
-        Ok(b) => b,
+    // Only the bundle id and object count are kept: the parsed bundle is dropped before the conversion runs.
+    let (bundle_id, object_count) = match bundle::parse(&bytes, &limits) {
+        Ok(b) => (b.id, b.objects.len()),
         Err(e) => return invalid(&format!("{name}: {e}")),
     };
     // The same conversion `convert` runs, so validate accepts exactly what convert accepts.
@@ -85,8 +86,8 @@ pub fn validate(file: &str) -> Exit {
     let mut text = String::new();
     text.push_str(&format!(
         "{name}: bundle {} with {} objects, {} {}\n",
-        parsed.id.as_deref().unwrap_or("(without id)"),
-        parsed.objects.len(),
+        bundle_id.as_deref().unwrap_or("(without id)"),
+        object_count,
         stories.len(),
         if stories.len() == 1 {
             "story"
