@@ -642,6 +642,32 @@ fn a_part_marked_more_restrictively_raises_the_story_tlp() {
     assert_eq!(stories[0].tlp, Some(Tlp::Red));
 }
 
+#[test]
+fn presenter_report_group_tlp_field_applies_to_its_stories() {
+    // Taranis' report item TLP travels in a taranis-report-group `field` (see the presenter product fixture).
+    let input = bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"x",
+         "object_refs":["x-misp-object--00000000-0000-4000-8000-000000000001","x-misp-object--00000000-0000-4000-8000-000000000002"]},
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000001", "taranis-story", false, &[
+            ("id", "11111111-1111-4111-8111-111111111111"),
+            ("attributes", "{\"key\": \"TLP\", \"value\": \"green\"}"),
+        ]),
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000002", "taranis-report-group", true, &[
+            ("group_name", "Vulnerability"),
+            ("field", "{\"name\": \"Links\", \"type\": \"text\", \"value\": \"link1\"}"),
+            ("field", "{\"name\": \"TLP\", \"type\": \"text\", \"value\": \"amber+strict\"}"),
+        ]),
+    ]));
+    let (stories, warnings) = stories_of(&input).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(stories[0].tlp, Some(Tlp::AmberStrict));
+    // The fixture's report group says clear: its story stays clear.
+    let (stories, _) = file_stories(&shared().join(
+        "reference/taranis/fixtures/generated/stix_bundle_for_stix_presenter_test_product.json",
+    ));
+    assert_eq!(stories[0].tlp, Some(Tlp::Clear));
+}
+
 // ---------------------------------------------------------------- plain
 
 #[test]

@@ -21,10 +21,11 @@ use crate::story::extract::{
     ObjectBudget, add_news_item_links, collect_objects, integer, misp_object_name, normalise,
     raise_tlp, scalar_string, timestamp,
 };
-use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, tlp};
+use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, Tlp, tlp};
 
 const STORY: &str = "taranis-story";
 const NEWS_ITEM: &str = "taranis-news-item";
+const REPORT_GROUP: &str = "taranis-report-group";
 
 /// Whether a container refers to at least one `taranis-story` x-misp-object present in the bundle.
 pub(super) fn is_presenter(container: &Object, bundle: &Bundle) -> bool {
@@ -77,6 +78,7 @@ pub(super) fn stories(
 ) -> Vec<Story> {
     let mut story_objects: Vec<&Object> = Vec::new();
     let mut item_objects: Vec<&Object> = Vec::new();
+    let mut group_objects: Vec<&Object> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for o in container
         .strings("object_refs")
@@ -85,6 +87,7 @@ pub(super) fn stories(
         let list = match misp_object_name(o) {
             Some(STORY) => &mut story_objects,
             Some(NEWS_ITEM) => &mut item_objects,
+            Some(REPORT_GROUP) => &mut group_objects,
             _ => continue,
         };
         if seen.insert(o.id.as_str()) {
@@ -104,7 +107,8 @@ pub(super) fn stories(
             .push(i);
     }
     let mut claimed = vec![false; items.len()];
-    let container_tlp = tlp::object_markings_tlp(container, bundle);
+    let container_tlp = tlp::object_markings_tlp(container, bundle)
+        .max(report_groups_tlp(&group_objects, warnings));
     let only_one = story_objects.len() == 1;
 
     // The container's content belongs to each of its stories: walked (and charged to the budget) once for
@@ -223,6 +227,29 @@ pub(super) fn stories(
         }
     }
     out
+}
+
+/// The TLP of the Taranis report the container is: a `taranis-report-group` `field` relation
+/// `{"name": "TLP", "value": "amber"}` (Taranis' report item attribute). Every story of the report is at
+/// least that restrictive.
+fn report_groups_tlp(groups: &[&Object], warnings: &mut Vec<Warning>) -> Option<Tlp> {
+    groups
+        .iter()
+        .flat_map(|g| {
+            relations(g)
+                .into_iter()
+                .filter(|(r, _)| *r == "field")
+                .map(move |(_, v)| (g.id.as_str(), v))
+        })
+        .filter_map(|(gid, v)| {
+            let m = json_object(&v, gid, "field", warnings)?;
+            let name = m.get("name").and_then(Value::as_str)?;
+            if !name.trim().eq_ignore_ascii_case("tlp") {
+                return None;
+            }
+            m.get("value").and_then(Value::as_str).and_then(Tlp::parse)
+        })
+        .max()
 }
 
 /// One `taranis-news-item` x-misp-object.
