@@ -168,12 +168,27 @@ pub fn story_object(
         .attributes
         .iter()
         .filter(|a| !a.value.trim().is_empty() && !a.key.trim().is_empty())
-        .filter(|a| !(tlp.is_some() && a.key == "TLP"))
+        // The effective TLP replaces every spelling of the TLP attribute (`TLP`, `tlp`): one TLP, never two.
+        .filter(|a| !(tlp.is_some() && a.key.trim().eq_ignore_ascii_case("tlp")))
+        .filter(|a| {
+            let other_event = a.key == "misp_event_uuid" && a.value.trim() != id;
+            if other_event {
+                warnings.push(Warning::about(
+                    story.source_id.clone(),
+                    format!(
+                        "story attribute misp_event_uuid {:?} is not the event uuid; written as {id}",
+                        a.value
+                    ),
+                ));
+            }
+            !other_event
+        })
         .map(|a| (a.key.clone(), a.value.clone()))
         .collect();
     if let Some(level) = tlp {
         attributes.push(("TLP".to_owned(), tlp_value(level).to_owned()));
     }
+    // Taranis finds the event of a story by this attribute: it always names the event we build.
     if !attributes.iter().any(|(k, _)| k == "misp_event_uuid") {
         attributes.push(("misp_event_uuid".to_owned(), id.clone()));
     }
