@@ -624,6 +624,15 @@ fn a_part_marked_more_restrictively_raises_the_story_tlp() {
     .unwrap();
     assert_eq!(stories[0].tlp, Some(Tlp::Green));
     assert!(warnings.is_empty(), "{warnings:?}");
+    // A clear part does not make an unmarked story clear (the rest of it may be anything).
+    let (stories, warnings) = stories_of(&bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"r","object_refs":[ind]},
+        {"type":"indicator","id":ind,"pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix",
+         "object_marking_refs":["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, None);
+    assert!(warnings.is_empty(), "{warnings:?}");
     // Presenter: a taranis-news-item x-misp-object marked red.
     let mut item = misp_object(
         "x-misp-object--00000000-0000-4000-8000-000000000002",

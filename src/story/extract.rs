@@ -85,14 +85,16 @@ pub fn extract_stories(bundle: &Bundle) -> Result<(Vec<Story>, Vec<Warning>), Ex
 }
 
 /// The story's TLP becomes at least `level`, the marking of its part `part_id` (a news item or content object):
-/// the event carries that part, so it must not be tagged (and shared) less restrictively than the part.
+/// the event carries that part, so it must not be tagged (and shared) less restrictively than the part. A clear
+/// part leaves a story without TLP without one.
 pub(super) fn raise_tlp(
     story: &mut Story,
     level: crate::story::Tlp,
     part_id: &str,
     warnings: &mut Vec<Warning>,
 ) {
-    if story.tlp >= Some(level) {
+    // TLP:CLEAR on a part says nothing about the rest of an unmarked story: it never marks the story clear.
+    if story.tlp >= Some(level) || (story.tlp.is_none() && level == crate::story::Tlp::Clear) {
         return;
     }
     warnings.push(Warning::about(
