@@ -172,10 +172,11 @@ fn map_stix(b: &mut Builder, ctx: &Ctx<'_>) {
     };
     let mut mapped = Vec::with_capacity(groups.len());
     for (object_type, props) in &groups {
-        match observable::map_observable(object_type, props, Source::Pattern) {
-            Some(m) if !m.attributes.is_empty() => mapped.push(m),
-            _ => return raw(b, ctx),
+        let all = observable::map_observable_all(object_type, props, Source::Pattern);
+        if all.is_empty() {
+            return raw(b, ctx);
         }
+        mapped.extend(all);
     }
     for m in &mapped {
         if !m.unmapped.is_empty() {

@@ -229,17 +229,17 @@ fn map_sco<'a>(
     type_hint: Option<&str>,
 ) {
     let (flat, _) = observable::flatten_sco(type_, props, resolve);
-    let Some(mapped) = observable::map_observable(type_, &flat, Source::Observable) else {
-        return;
-    };
-    if mapped.attributes.is_empty() {
+    let all = observable::map_observable_all(type_, &flat, Source::Observable);
+    if all.is_empty() {
         tracing::debug!(id = %source_id, "content: observable without mappable properties");
         return;
     }
     let labels = labels_of(props);
-    b.emit(
-        source_id, &mapped, type_hint, false, comment, timing, &labels,
-    );
+    for mapped in &all {
+        b.emit(
+            source_id, mapped, type_hint, false, comment, timing, &labels,
+        );
+    }
 }
 
 /// The labels of an object that become attribute tags (MISP-internal `misp:*` labels excluded).

@@ -75,7 +75,14 @@ fn standalone_type(t: &str) -> bool {
 fn forced_object(name: &str) -> bool {
     matches!(
         name,
-        "user-account" | "x509" | "process" | "software" | "directory" | "artifact"
+        "user-account"
+            | "x509"
+            | "process"
+            | "software"
+            | "directory"
+            | "artifact"
+            | "pe"
+            | "pe-section"
     )
 }
 
@@ -202,7 +209,6 @@ fn rule(
         ("file", "mtime" | "modified") => ("modification-time", "datetime"),
         ("file", "atime" | "accessed") => ("access-time", "datetime"),
         ("file", "parent_directory_ref.path") => ("path", "text"),
-        ("file", "extensions.windows-pebinary-ext.imphash") => ("imphash", "imphash"),
         ("directory", "path") => ("path", "text"),
         ("directory", "path_enc") => ("path-encoding", "text"),
         ("directory", "ctime" | "created") => ("creation-time", "datetime"),
@@ -326,6 +332,31 @@ fn rule(
             ("attachment", "email-attachment")
         }
         ("user-agent" | "x-misp-user-agent", "value") => ("user-agent", "user-agent"),
+        // `file:extensions.windows-pebinary-ext` (split off by `map_observable_all`).
+        ("pe", "pe_type" | "x_misp_type") => ("type", "text"),
+        ("pe", "imphash") => ("imphash", "imphash"),
+        ("pe", "number_of_sections") => ("number-sections", "counter"),
+        ("pe", "optional_header.address_of_entry_point") => ("entrypoint-address", "text"),
+        ("pe", "time_date_stamp" | "x_misp_compilation_timestamp") => {
+            ("compilation-timestamp", "datetime")
+        }
+        ("pe", "x_misp_company_name") => ("company-name", "text"),
+        ("pe", "x_misp_file_description") => ("file-description", "text"),
+        ("pe", "x_misp_file_version") => ("file-version", "text"),
+        ("pe", "x_misp_impfuzzy") => ("impfuzzy", "impfuzzy"),
+        ("pe", "x_misp_internal_filename") => ("internal-filename", "filename"),
+        ("pe", "x_misp_original_filename") => ("original-filename", "filename"),
+        ("pe", "x_misp_lang_id") => ("lang-id", "text"),
+        ("pe", "x_misp_legal_copyright") => ("legal-copyright", "text"),
+        ("pe", "x_misp_product_name") => ("product-name", "text"),
+        ("pe", "x_misp_product_version") => ("product-version", "text"),
+        ("pe", "x_misp_pehash") => ("pehash", "pehash"),
+        ("pe", "x_misp_entrypoint_section_at_position") => {
+            ("entrypoint-section-at-position", "text")
+        }
+        ("pe-section", "name") => ("name", "text"),
+        ("pe-section", "size") => ("size-in-bytes", "size-in-bytes"),
+        ("pe-section", "entropy") => ("entropy", "float"),
         _ => return None,
     };
     Some(r)
@@ -416,6 +447,54 @@ pub fn map_observable(
     })
 }
 
+/// Map an observable that may describe several MISP objects: a `file` with a `windows-pebinary-ext` gives
+/// the `file`, a `pe` and one `pe-section` per section (as misp-stix does). Other types give one result.
+pub fn map_observable_all(
+    object_type: &str,
+    props: &[(String, String)],
+    source: Source,
+) -> Vec<Mapped> {
+    const PE: &str = "extensions.windows-pebinary-ext.";
+    if object_type != "file" || !props.iter().any(|(p, _)| p.starts_with(PE)) {
+        return map_observable(object_type, props, source)
+            .into_iter()
+            .filter(|m| !m.attributes.is_empty())
+            .collect();
+    }
+    let mut base = Vec::new();
+    let mut pe = Vec::new();
+    let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for (path, value) in props {
+        let Some(rest) = path.strip_prefix(PE) else {
+            base.push((path.clone(), value.clone()));
+            continue;
+        };
+        if let Some(sec) = rest.strip_prefix("sections[") {
+            let Some((idx, tail)) = sec.split_once("].") else {
+                continue;
+            };
+            let entry = match sections.iter_mut().position(|(i, _)| i == idx) {
+                Some(i) => &mut sections[i].1,
+                None => {
+                    sections.push((idx.to_owned(), Vec::new()));
+                    let last = sections.len() - 1;
+                    &mut sections[last].1
+                }
+            };
+            entry.push((tail.to_owned(), value.clone()));
+        } else {
+            pe.push((rest.to_owned(), value.clone()));
+        }
+    }
+    let mut out: Vec<Mapped> = map_observable("file", &base, source).into_iter().collect();
+    out.extend(map_observable("pe", &pe, source));
+    for (_, sec) in &sections {
+        out.extend(map_observable("pe-section", sec, source));
+    }
+    out.retain(|m| !m.attributes.is_empty());
+    out
+}
+
 /// The template of each observable type (refined for network traffic and addresses below).
 fn base_object_name(object_type: &str) -> Option<&'static str> {
     Some(match object_type {
@@ -434,6 +513,8 @@ fn base_object_name(object_type: &str) -> Option<&'static str> {
         "software" => "software",
         "process" => "process",
         "network-traffic" => "network-traffic",
+        "pe" => "pe",
+        "pe-section" => "pe-section",
         _ => return None,
     })
 }

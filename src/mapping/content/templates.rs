@@ -103,6 +103,20 @@ pub const TEMPLATES: &[Template] = &[
         description: "Generic network traffic that originates from a source and is addressed to a destination.",
     },
     Template {
+        name: "pe",
+        uuid: "cf7adecc-d4f0-4e88-9d90-f978ee151a07",
+        version: "6",
+        meta_category: "file",
+        description: "Object describing a Portable Executable",
+    },
+    Template {
+        name: "pe-section",
+        uuid: "198a17d2-a135-4b25-9a32-5aa4e632014a",
+        version: "1",
+        meta_category: "file",
+        description: "Object describing a section of a Portable Executable",
+    },
+    Template {
         name: "process",
         uuid: "02aeef94-ac23-455c-addb-731757ceafb5",
         version: "10",

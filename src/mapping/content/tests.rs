@@ -704,3 +704,46 @@ proptest::proptest! {
         let _ = map_content(EVENT, &objects);
     }
 }
+
+#[test]
+fn pe_files_give_file_pe_and_section_objects() {
+    let out = map(vec![json!({
+        "type": "file", "id": "file--1", "name": "putty.exe",
+        "extensions": {"windows-pebinary-ext": {
+            "pe_type": "exe", "imphash": "AB", "number_of_sections": 2,
+            "sections": [
+                {"name": ".text", "size": 10, "hashes": {"MD5": "CC"}},
+                {"name": ".rsrc", "entropy": 7.5}
+            ]
+        }}
+    })]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    // A lone filename stays an attribute; the PE parts are objects.
+    assert_eq!(pairs(&out), vec![(s("filename"), s("putty.exe"))]);
+    assert_eq!(names, vec!["pe", "pe-section", "pe-section"]);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("imphash"), s("imphash"), s("ab")),
+            (s("number-sections"), s("counter"), s("2")),
+            (s("type"), s("text"), s("exe")),
+        ]
+    );
+    assert_eq!(
+        object_rel(&out.objects[1]),
+        vec![
+            (s("md5"), s("md5"), s("cc")),
+            (s("name"), s("text"), s(".text")),
+            (s("size-in-bytes"), s("size-in-bytes"), s("10")),
+        ]
+    );
+    // The same in a pattern.
+    let out = map(vec![indicator(
+        "[file:name = 'a.exe' AND file:extensions.'windows-pebinary-ext'.imphash = 'ab' AND file:extensions.'windows-pebinary-ext'.sections[0].name = '.text']",
+    )]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["pe", "pe-section"]);
+    assert_eq!(pairs(&out), vec![(s("filename"), s("a.exe"))]);
+    let pe_uuids: std::collections::HashSet<_> = out.objects.iter().map(|o| o.uuid).collect();
+    assert_eq!(pe_uuids.len(), 2);
+}
