@@ -86,6 +86,21 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
             }
             "vulnerability" => sdo::map_vulnerability(&mut b, o),
             t if sdo::is_named_sdo(t) => sdo::map_named_sdo(&mut b, o),
+            // SDOs misp-stix turns into objects (geolocation, malware-analysis, identity).
+            "location" | "malware-analysis" | "identity" => {
+                let resolve = |_: &str| None;
+                let comment = o.text("name").unwrap_or("");
+                map_sco(
+                    &mut b,
+                    &o.id,
+                    &o.type_,
+                    &o.props,
+                    &resolve,
+                    &Timing::default(),
+                    comment,
+                    None,
+                );
+            }
             t if t == "x-misp-attribute" || t.starts_with("x-misp-object-") => {
                 sdo::map_misp_attribute(&mut b, o)
             }

@@ -354,6 +354,35 @@ fn rule(
         ("pe", "x_misp_entrypoint_section_at_position") => {
             ("entrypoint-section-at-position", "text")
         }
+        // SDOs misp-stix turns into objects.
+        ("location", "city") => ("city", "text"),
+        ("location", "country") => ("countrycode", "text"),
+        ("location", "region") => ("region", "text"),
+        ("location", "administrative_area") => ("region", "text"),
+        ("location", "postal_code") => ("zipcode", "text"),
+        ("location", "street_address") => ("address", "text"),
+        ("location", "latitude") => ("latitude", "float"),
+        ("location", "longitude") => ("longitude", "float"),
+        ("location", "precision") => ("accuracy-radius", "float"),
+        ("location", "description") => ("text", "text"),
+        ("malware-analysis", "product") => ("product", "text"),
+        ("malware-analysis", "version") => ("version", "text"),
+        ("malware-analysis", "configuration_version") => ("configuration_version", "text"),
+        ("malware-analysis", "modules[*]") => ("module", "text"),
+        ("malware-analysis", "analysis_engine_version") => ("analysis_engine_version", "text"),
+        ("malware-analysis", "analysis_definition_version") => {
+            ("analysis_definition_version", "text")
+        }
+        ("malware-analysis", "submitted") => ("submitted_time", "datetime"),
+        ("malware-analysis", "analysis_started") => ("start_time", "datetime"),
+        ("malware-analysis", "analysis_ended") => ("end_time", "datetime"),
+        ("malware-analysis", "result_name") => ("result_name", "text"),
+        ("malware-analysis", "result") => ("result", "text"),
+        ("identity", "name") => ("name", "text"),
+        ("identity", "description") => ("description", "text"),
+        ("identity", "identity_class") => ("identity_class", "text"),
+        ("identity", "contact_information") => ("contact_information", "text"),
+        ("identity", "roles[*]") => ("roles", "text"),
         ("pe-section", "name") => ("name", "text"),
         ("pe-section", "size") => ("size-in-bytes", "size-in-bytes"),
         ("pe-section", "entropy") => ("entropy", "float"),
@@ -422,6 +451,12 @@ pub fn map_observable(
                     value.trim().to_ascii_uppercase()
                 } else if relation == "state" {
                     "listening".to_owned()
+                } else if relation == "accuracy-radius" {
+                    // STIX precision is in metres, MISP's accuracy radius in kilometres.
+                    match value.trim().parse::<f64>() {
+                        Ok(m) if m.is_finite() => format!("{:?}", m / 1000.0),
+                        _ => continue,
+                    }
                 } else {
                     canonical_value(type_, value)
                 };
@@ -515,6 +550,9 @@ fn base_object_name(object_type: &str) -> Option<&'static str> {
         "network-traffic" => "network-traffic",
         "pe" => "pe",
         "pe-section" => "pe-section",
+        "location" => "geolocation",
+        "malware-analysis" => "malware-analysis",
+        "identity" => "identity",
         _ => return None,
     })
 }

@@ -619,7 +619,8 @@ fn misp_custom_attributes() {
 fn unknown_and_unmappable_objects_are_skipped_quietly() {
     let out = map(vec![
         json!({"type": "relationship", "id": "relationship--1", "source_ref": "a", "target_ref": "b"}),
-        json!({"type": "identity", "id": "identity--1", "name": "x"}),
+        json!({"type": "note", "id": "note--1", "content": "x"}),
+        json!({"type": "identity", "id": "identity--1"}),
         json!({"type": "x-taranis-news-item", "id": "x-taranis-news-item--1"}),
         json!({"type": "file", "id": "file--1", "x_unknown": 1}),
         json!({"type": "ipv4-addr", "id": "ipv4-addr--1"}),
@@ -746,4 +747,37 @@ fn pe_files_give_file_pe_and_section_objects() {
     assert_eq!(pairs(&out), vec![(s("filename"), s("a.exe"))]);
     let pe_uuids: std::collections::HashSet<_> = out.objects.iter().map(|o| o.uuid).collect();
     assert_eq!(pe_uuids.len(), 2);
+}
+
+#[test]
+fn location_malware_analysis_and_identity_become_objects() {
+    let out = map(vec![
+        json!({"type": "location", "id": "location--1", "name": "Paris", "country": "FR", "city": "Paris",
+               "latitude": 48.8566, "precision": 1000.0}),
+        json!({"type": "malware-analysis", "id": "malware-analysis--1", "product": "VT", "result": "malicious",
+               "modules": ["static"], "submitted": "2024-01-25T10:00:00Z"}),
+        json!({"type": "identity", "id": "identity--1", "name": "ACME", "identity_class": "organization",
+               "sectors": ["financial-services"]}),
+    ]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["geolocation", "malware-analysis", "identity"]);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("city"), s("text"), s("Paris")),
+            (s("countrycode"), s("text"), s("FR")),
+            (s("latitude"), s("float"), s("48.8566")),
+            (s("accuracy-radius"), s("float"), s("1.0")),
+        ]
+    );
+    assert_eq!(out.objects[0].comment, "Paris");
+    assert!(object_rel(&out.objects[1]).contains(&(s("module"), s("text"), s("static"))));
+    assert_eq!(
+        object_rel(&out.objects[2]),
+        vec![
+            (s("identity_class"), s("text"), s("organization")),
+            (s("name"), s("text"), s("ACME")),
+        ]
+    );
+    assert!(out.attributes.is_empty());
 }
