@@ -548,7 +548,7 @@ impl Builder {
         let mut attributes = Vec::with_capacity(attrs.len());
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         for a in attrs {
-            if !seen.insert((a.relation, a.value.as_str())) {
+            if !seen.insert((a.relation.as_ref(), a.value.as_str())) {
                 continue;
             }
             let Some(category) = types::default_category(a.type_) else {
@@ -565,7 +565,7 @@ impl Builder {
                 to_ids: to_ids && types::default_to_ids(a.type_),
                 comment: String::new(),
                 distribution: DISTRIBUTION_INHERIT,
-                object_relation: Some(a.relation.to_owned()),
+                object_relation: Some(a.relation.to_string()),
                 disable_correlation: false,
                 deleted: false,
                 first_seen: None,

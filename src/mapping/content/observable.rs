@@ -6,6 +6,7 @@
 //! pattern describing it map to the same MISP attributes. Relation names and object templates follow
 //! misp-stix's STIX 2.1 → MISP mapping (`reference/notes/misp.md` §4).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
@@ -27,7 +28,7 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappedAttr {
     /// Object relation (used when the result is an object).
-    pub relation: &'static str,
+    pub relation: Cow<'static, str>,
     /// MISP attribute type.
     pub type_: &'static str,
     pub value: String,
@@ -155,7 +156,7 @@ fn ignored(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path);
     matches!(
         last,
-        "type" | "id" | "spec_version" | "defanged" | "extension_type" | "x_misp_type"
+        "type" | "id" | "spec_version" | "defanged" | "extension_type"
     ) || path.starts_with("object_marking_refs")
         || path.starts_with("granular_markings")
         || path.starts_with("created_by_ref")
@@ -391,6 +392,22 @@ fn rule(
     Some(r)
 }
 
+/// The MISP relation of a misp-stix custom property: `x_misp_passport_number` → `passport-number`
+/// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). Not inside lists.
+fn custom_relation(path: &str) -> Option<String> {
+    if path.contains('[') {
+        return None;
+    }
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let rest = last.strip_prefix("x_misp_")?;
+    let ok = !rest.is_empty()
+        && rest.len() <= 64
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    ok.then(|| rest.replace('_', "-"))
+}
+
 /// Canonical value for a MISP type: hashes lower-case, `AS` numbers without the prefix (MISP stores them so,
 /// and comparing with what MISP holds must not see a change).
 pub fn canonical_value(type_: &str, value: &str) -> String {
@@ -465,13 +482,29 @@ pub fn map_observable(
                     .any(|a| a.relation == relation && a.value == value)
                 {
                     attributes.push(MappedAttr {
-                        relation,
+                        relation: Cow::Borrowed(relation),
                         type_,
                         value,
                     });
                 }
             }
-            None => unmapped.push(path.clone()),
+            None => match custom_relation(&norm) {
+                // misp-stix writes MISP object attributes it has no STIX property for as `x_misp_<relation>`.
+                Some(relation) => {
+                    let value = value.trim().to_owned();
+                    if !attributes
+                        .iter()
+                        .any(|a| a.relation == relation && a.value == value)
+                    {
+                        attributes.push(MappedAttr {
+                            relation: Cow::Owned(relation),
+                            type_: "text",
+                            value,
+                        });
+                    }
+                }
+                None => unmapped.push(path.clone()),
+            },
         }
     }
     let object_name = refine_object_name(object_type, base, props, &mut attributes);
@@ -573,7 +606,9 @@ fn refine_object_name(
     };
     let rename = |attributes: &mut [MappedAttr], f: &dyn Fn(&'static str) -> &'static str| {
         for a in attributes.iter_mut() {
-            a.relation = f(a.relation);
+            if let Cow::Borrowed(r) = a.relation {
+                a.relation = Cow::Borrowed(f(r));
+            }
         }
     };
     if has_ext("http-request-ext") {
@@ -603,7 +638,7 @@ fn refine_object_name(
     // Only a destination address and port: misp-stix's ip-port.
     if attributes
         .iter()
-        .all(|a| matches!(a.relation, "dst_ip" | "dst_port" | "dst_hostname"))
+        .all(|a| matches!(a.relation.as_ref(), "dst_ip" | "dst_port" | "dst_hostname"))
         && attributes.iter().any(|a| a.relation == "dst_port")
     {
         rename(attributes, &|r| match r {
@@ -741,7 +776,7 @@ mod tests {
     fn types(m: &Mapped) -> Vec<(&str, &str, &str)> {
         m.attributes
             .iter()
-            .map(|a| (a.relation, a.type_, a.value.as_str()))
+            .map(|a| (a.relation.as_ref(), a.type_, a.value.as_str()))
             .collect()
     }
 
@@ -894,6 +929,31 @@ mod tests {
         )
         .expect("known");
         assert_eq!(m.object_name, "http-request");
+    }
+
+    #[test]
+    fn misp_custom_properties_become_text_relations() {
+        let m = map_observable(
+            "user-account",
+            &props(&[
+                ("user_id", "misp"),
+                ("x_misp_passport_number", "AB1"),
+                ("x_misp_KnownMalicious", "yes"),
+                ("x_misp_", "empty name"),
+                ("x_misp_list[0]", "in a list"),
+            ]),
+            Source::Observable,
+        )
+        .expect("known");
+        assert_eq!(
+            types(&m),
+            vec![
+                ("user-id", "text", "misp"),
+                ("passport-number", "text", "AB1"),
+                ("KnownMalicious", "text", "yes"),
+            ]
+        );
+        assert_eq!(m.unmapped.len(), 2);
     }
 
     #[test]
