@@ -11,13 +11,13 @@ use crate::stix::Object;
 use crate::stix::pattern::{self, FlatPattern, Join, PatternError};
 
 use super::observable::{self, Source};
-use super::{Builder, Timing, bounded_comment, labels_of, misp_label};
+use super::{Builder, Timing, bounded_comment, misp_label};
 
 /// Map one indicator.
 pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
     let comment = indicator_comment(o);
     let timing = Timing::from_range(o.str("valid_from"), o.str("valid_until"));
-    let labels = labels_of(&o.props);
+    let labels = b.object_tags(&o.props);
     let Some(pattern) = o.text("pattern") else {
         b.warn(&o.id, "indicator has no pattern; skipped");
         return;

@@ -62,6 +62,11 @@ pub struct ContentOutput {
 pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
     let index: HashMap<&str, &Object> = objects.iter().map(|o| (o.id.as_str(), o)).collect();
     let mut b = Builder::new(event_uuid);
+    b.markings = objects
+        .iter()
+        .filter(|o| o.type_ == "marking-definition")
+        .filter_map(|o| Some((o.id.clone(), crate::story::tlp::marking_tlp(o)?.tag())))
+        .collect();
 
     // Pass 1: which SCOs are covered elsewhere (by an observed-data, or folded into a composite SCO).
     let mut via_observed: HashSet<&str> = HashSet::new();
@@ -249,7 +254,7 @@ fn map_sco<'a>(
         tracing::debug!(id = %source_id, "content: observable without mappable properties");
         return;
     }
-    let labels = labels_of(props);
+    let labels = b.object_tags(props);
     for mapped in &all {
         b.emit(
             source_id, mapped, type_hint, false, comment, timing, &labels,
@@ -392,6 +397,8 @@ pub(crate) struct Builder {
     warnings: Vec<Warning>,
     count: usize,
     truncated: bool,
+    /// TLP tag of each marking-definition present in the input (fixed TLP ids are known without it).
+    markings: HashMap<String, &'static str>,
 }
 
 impl Builder {
@@ -407,6 +414,7 @@ impl Builder {
             warnings: Vec::new(),
             count: 0,
             truncated: false,
+            markings: HashMap::new(),
         }
     }
 
@@ -417,6 +425,29 @@ impl Builder {
             tags: self.tags,
             warnings: self.warnings,
         }
+    }
+
+    /// Attribute tags of a content object: its labels and the TLP of its `object_marking_refs`.
+    pub(crate) fn object_tags(&self, props: &Map<String, Value>) -> Vec<String> {
+        let mut tags = labels_of(props);
+        let refs = props
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str);
+        for id in refs {
+            let tlp = crate::story::tlp::fixed_marking(id)
+                .map(|t| t.tag())
+                .or_else(|| self.markings.get(id).copied());
+            if let Some(tag) = tlp
+                && tags.len() < MAX_ATTRIBUTE_TAGS
+                && !tags.iter().any(|t| t == tag)
+            {
+                tags.push(tag.to_owned());
+            }
+        }
+        tags
     }
 
     pub(crate) fn warn(&mut self, id: &str, message: impl Into<String>) {

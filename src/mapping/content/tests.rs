@@ -781,3 +781,24 @@ fn location_malware_analysis_and_identity_become_objects() {
     );
     assert!(out.attributes.is_empty());
 }
+
+#[test]
+fn tlp_markings_of_content_become_attribute_tags() {
+    let mut i = indicator("[domain-name:value = 'a.example']");
+    i["object_marking_refs"] = json!([
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        "marking-definition--0000aaaa-0000-4000-8000-000000000001",
+        "marking-definition--unknown"
+    ]);
+    let out = map(vec![
+        json!({"type": "marking-definition", "id": "marking-definition--0000aaaa-0000-4000-8000-000000000001",
+               "definition_type": "tlp", "definition": {"tlp": "green"}}),
+        i,
+    ]);
+    let tags: Vec<&str> = out.attributes[0]
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(tags, vec!["tlp:red", "tlp:green"]);
+}
