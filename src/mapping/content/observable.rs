@@ -55,7 +55,7 @@ impl Mapped {
 }
 
 /// Types that only make sense inside an object (a lone `text` or `datetime` says nothing).
-fn standalone_type(t: &str) -> bool {
+pub(crate) fn standalone_type(t: &str) -> bool {
     !matches!(
         t,
         "text"

@@ -802,3 +802,43 @@ fn tlp_markings_of_content_become_attribute_tags() {
         .collect();
     assert_eq!(tags, vec!["tlp:red", "tlp:green"]);
 }
+
+#[test]
+fn misp_custom_objects() {
+    let out = map(vec![
+        // Known template: an object, categories/to_ids as given when valid.
+        json!({"type": "x-misp-object", "id": "x-misp-object--1", "x_misp_name": "file",
+        "x_misp_attributes": [
+            {"object_relation": "filename", "type": "filename", "value": "a.exe", "to_ids": true},
+            {"object_relation": "md5", "type": "md5", "value": "AA", "category": "Nonsense"},
+            {"object_relation": "x", "type": "no-such-type", "value": "v"},
+            {"object_relation": "y", "type": "text"}
+        ]}),
+        // Unknown template: standalone values kept, the rest dropped with a warning.
+        json!({"type": "x-misp-object", "id": "x-misp-object--2", "labels": ["misp:name=\"btc-wallet\""],
+        "x_misp_attributes": [
+            {"object_relation": "wallet-address", "to_ids": true, "type": "btc", "value": "1E38"},
+            {"object_relation": "balance_BTC", "type": "float", "value": 2.25}
+        ]}),
+        // The story mapping's own objects are not content.
+        json!({"type": "x-misp-object", "id": "x-misp-object--3", "x_misp_name": "taranis-story",
+               "x_misp_attributes": [{"object_relation": "title", "type": "text", "value": "t"}]}),
+        json!({"type": "x-misp-object", "id": "x-misp-object--4", "x_misp_attributes": "nonsense"}),
+    ]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("filename"), s("filename"), s("a.exe")),
+            (s("md5"), s("md5"), s("aa")),
+        ]
+    );
+    assert!(out.objects[0].attributes[0].to_ids);
+    assert!(!out.objects[0].attributes[1].to_ids);
+    assert_eq!(out.objects[0].attributes[1].category, "Payload delivery");
+    assert_eq!(pairs(&out), vec![(s("btc"), s("1E38"))]);
+    assert!(out.attributes[0].to_ids);
+    assert_eq!(out.attributes[0].comment, "btc-wallet wallet-address");
+    assert_eq!(out.warnings.len(), 1);
+    assert!(out.warnings[0].message.contains("btc-wallet"));
+}
