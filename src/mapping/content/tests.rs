@@ -842,3 +842,57 @@ fn misp_custom_objects() {
     assert_eq!(out.warnings.len(), 1);
     assert!(out.warnings[0].message.contains("btc-wallet"));
 }
+
+/// Arbitrary JSON values for property values (bounded depth).
+fn arb_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "\\PC{0,24}".prop_map(Value::String),
+        "(ipv4-addr|file|url|process)--[0-3]".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                "[a-z_]{1,10}|hashes|value|src_ref|object_refs|x_misp_[a-z]{1,5}",
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_content_objects_never_panic_and_are_deterministic(
+        objs in proptest::collection::vec(
+            (
+                "(ipv4-addr|domain-name|url|file|process|network-traffic|email-message|observed-data|indicator|malware|vulnerability|x-misp-object|x-misp-attribute|location|identity|windows-registry-key|x509-certificate)",
+                proptest::collection::btree_map("[a-z_]{1,12}|value|name|hashes|pattern|x_misp_attributes|src_ref|object_refs|objects|labels|resolves_to_refs|extensions", arb_value(), 0..6),
+            ),
+            0..6,
+        )
+    ) {
+        let objects: Vec<Object> = objs
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (t, props))| {
+                let mut m: serde_json::Map<String, Value> = props.into_iter().collect();
+                m.insert("type".into(), json!(t));
+                m.insert("id".into(), json!(format!("{t}--{}", i % 4)));
+                Object::from_value(Value::Object(m))
+            })
+            .collect();
+        let a = map_content(EVENT, &objects);
+        let b = map_content(EVENT, &objects);
+        proptest::prop_assert_eq!(&a, &b);
+        for attr in a.attributes.iter().chain(a.objects.iter().flat_map(|o| o.attributes.iter())) {
+            proptest::prop_assert!(crate::misp::types::is_valid_category(&attr.type_, &attr.category));
+            proptest::prop_assert!(attr.value.len() <= MAX_VALUE_BYTES);
+        }
+    }
+}
