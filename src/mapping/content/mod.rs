@@ -659,7 +659,12 @@ impl Builder {
                 source_id, type_, None, &value, to_ids, comment, timing, labels,
             );
         } else if mapped.object_name.is_empty() {
-            for a in &mapped.attributes {
+            // No template (mac-addr, mutex …): each value on its own; descriptive extras cannot stand alone.
+            for a in mapped
+                .attributes
+                .iter()
+                .filter(|a| observable::standalone_type(a.type_))
+            {
                 self.attribute(
                     source_id, a.type_, None, &a.value, to_ids, comment, timing, labels,
                 );

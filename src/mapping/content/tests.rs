@@ -896,3 +896,28 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn templateless_observables_keep_only_standalone_values() {
+    let out = map(vec![
+        json!({"type": "mutex", "id": "mutex--1", "name": "MutexTest",
+                              "x_misp_description": "Test mutex", "x_misp_operating_system": "Unix"}),
+    ]);
+    assert_eq!(pairs(&out), vec![(s("mutex"), s("MutexTest"))]);
+    assert!(out.objects.is_empty());
+    // misp-stix custom relations that name a value type keep it inside objects.
+    let out = map(vec![
+        json!({"type": "url", "id": "url--1", "value": "https://www.circl.lu/team",
+                              "x_misp_domain": "circl.lu", "x_misp_host": "www.circl.lu", "x_misp_port": "443"}),
+    ]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("url"), s("url"), s("https://www.circl.lu/team")),
+            (s("domain"), s("domain"), s("circl.lu")),
+            (s("host"), s("hostname"), s("www.circl.lu")),
+            (s("port"), s("port"), s("443")),
+        ]
+    );
+}
