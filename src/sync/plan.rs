@@ -634,3 +634,436 @@ pub fn plan_proposals(
         extension,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::misp::event::{EventReport, Tag};
+
+    const ORG: &str = "1";
+
+    fn attr(key: &str, type_: &str, value: &str) -> Attribute {
+        Attribute {
+            uuid: Uuid::new_v5(&event_uuid(), key.as_bytes()),
+            type_: type_.into(),
+            category: "Network activity".into(),
+            value: value.into(),
+            to_ids: true,
+            comment: String::new(),
+            distribution: 5,
+            object_relation: None,
+            disable_correlation: false,
+            deleted: false,
+            first_seen: None,
+            last_seen: None,
+            tags: Vec::new(),
+        }
+    }
+
+    fn event_uuid() -> Uuid {
+        Uuid::parse_str("5f0c2b1e-7a3d-4c1e-9b2a-0d1e2f3a4b5c").unwrap()
+    }
+
+    fn news_object(key: &str, title: &str) -> MispObject {
+        let mut a = attr(&format!("{key}/title"), "text", title);
+        a.object_relation = Some("title".into());
+        a.category = "Other".into();
+        a.to_ids = false;
+        MispObject {
+            uuid: Uuid::new_v5(&event_uuid(), key.as_bytes()),
+            name: "taranis-news-item".into(),
+            meta_category: "misc".into(),
+            description: "news item".into(),
+            template_uuid: Uuid::parse_str("e4b7e5e3-2c4c-4edf-b9a3-2c2a32844e62").unwrap(),
+            template_version: "2".into(),
+            distribution: 5,
+            comment: String::new(),
+            deleted: false,
+            attributes: vec![a],
+        }
+    }
+
+    fn event() -> Event {
+        Event {
+            uuid: event_uuid(),
+            info: "Story".into(),
+            date: "2026-11-20".into(),
+            distribution: 0,
+            sharing_group_id: None,
+            threat_level_id: 4,
+            analysis: 0,
+            published: false,
+            timestamp: None,
+            extends_uuid: None,
+            attributes: vec![
+                attr("a1", "ip-dst", "198.51.100.7"),
+                attr(
+                    "a2",
+                    "sha256",
+                    "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+                ),
+            ],
+            objects: vec![news_object("n1", "first"), news_object("n2", "second")],
+            reports: vec![EventReport {
+                uuid: Uuid::new_v5(&event_uuid(), b"event-report"),
+                name: "Story".into(),
+                content: "# Story".into(),
+                distribution: 5,
+                deleted: false,
+            }],
+            tags: vec![Tag::new("tlp:amber"), Tag::new("taranis:story")],
+        }
+    }
+
+    fn v(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// What MISP would hold after storing `ev` (ids as strings, lower-cased hashes), owned by `orgc`.
+    fn held(ev: &Event, orgc: &str, timestamp: i64) -> RemoteEvent {
+        let mut j = serde_json::to_value(ev).unwrap();
+        j["id"] = json!("7");
+        j["orgc_id"] = json!(orgc);
+        j["timestamp"] = json!(timestamp.to_string());
+        j["distribution"] = json!(ev.distribution.to_string());
+        let mut n = 100;
+        let mut fix = |a: &mut Value| {
+            n += 1;
+            a["id"] = json!(n.to_string());
+            if a["type"] == "sha256" {
+                a["value"] = json!(a["value"].as_str().unwrap().to_lowercase());
+            }
+        };
+        for a in j["Attribute"].as_array_mut().into_iter().flatten() {
+            fix(a);
+        }
+        for o in j["Object"].as_array_mut().into_iter().flatten() {
+            for a in o["Attribute"].as_array_mut().into_iter().flatten() {
+                fix(a);
+            }
+        }
+        serde_json::from_value(j).unwrap()
+    }
+
+    fn update_parts(p: Plan) -> (Value, Vec<String>, Vec<String>) {
+        match p {
+            Plan::Update {
+                body,
+                remove_tags,
+                changes,
+            } => (body, remove_tags, changes),
+            other => panic!("expected Update, got {other:?}"),
+        }
+    }
+
+    const V1: &str = "2026-11-20T10:00:00.250Z";
+    const V2: &str = "2026-11-20T10:00:00.750Z";
+    const V3: &str = "2026-11-21T08:00:00Z";
+
+    #[test]
+    fn absent_event_is_created_with_marker_and_version_timestamp() {
+        let new = stamp(&event(), Some(v(V1)));
+        let Plan::Create { body } = plan(&new, Some(v(V1)), None, &[], ORG) else {
+            panic!("expected Create");
+        };
+        let ev = &body["Event"];
+        assert_eq!(ev["timestamp"], json!(v(V1).timestamp()));
+        assert_eq!(ev["distribution"], json!(0));
+        assert_eq!(ev["published"], json!(false));
+        assert_eq!(ev["Object"].as_array().unwrap().len(), 2);
+        assert_eq!(ev["EventReport"].as_array().unwrap().len(), 1);
+        let marker = ev["Attribute"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["uuid"] == json!(marker_uuid(event_uuid())))
+            .unwrap();
+        assert_eq!(marker["value"], json!("2026-11-20T10:00:00.250000000Z"));
+        assert_eq!(marker["to_ids"], json!(false));
+        assert_eq!(marker["disable_correlation"], json!(true));
+    }
+
+    #[test]
+    fn same_version_same_content_is_unchanged() {
+        let new = stamp(&event(), Some(v(V1)));
+        let h = held(&new, ORG, 1_795_370_000);
+        assert_eq!(plan(&new, Some(v(V1)), Some(&h), &[], ORG), Plan::Unchanged);
+        // Owned by uuid as well.
+        let mut h2 = h.clone();
+        h2.orgc_id = "9".into();
+        h2.orgc = Some(crate::misp::client::RemoteOrg {
+            id: "9".into(),
+            name: "x".into(),
+            uuid: "A6EFA1FC-A068-42B2-A647-98A4E5567C24".into(),
+        });
+        assert_eq!(
+            plan(
+                &new,
+                Some(v(V1)),
+                Some(&h2),
+                &[],
+                "a6efa1fc-a068-42b2-a647-98a4e5567c24"
+            ),
+            Plan::Unchanged
+        );
+    }
+
+    #[test]
+    fn newer_held_version_is_stale_even_within_the_same_second() {
+        let held_ev = stamp(&event(), Some(v(V2)));
+        let h = held(&held_ev, ORG, v(V2).timestamp());
+        let mut older = event();
+        older.info = "older title".into();
+        let new = stamp(&older, Some(v(V1)));
+        assert_eq!(
+            plan(&new, Some(v(V1)), Some(&h), &[], ORG),
+            Plan::Stale { held: v(V2) }
+        );
+    }
+
+    #[test]
+    fn unknown_version_is_never_stale() {
+        let h = held(&stamp(&event(), Some(v(V3))), ORG, 5);
+        let mut e = event();
+        e.info = "changed".into();
+        let new = stamp(&e, None);
+        let (body, _, _) = update_parts(plan(&new, None, Some(&h), &[], ORG));
+        assert_eq!(body["Event"]["timestamp"], json!(6));
+    }
+
+    #[test]
+    fn newer_version_updates_only_what_changed() {
+        let h = held(&stamp(&event(), Some(v(V1))), ORG, v(V1).timestamp());
+        let mut e = event();
+        e.attributes[0].value = "198.51.100.8".into();
+        e.objects.remove(1); // news item removed from the story
+        e.objects[0].attributes[0].value = "first, edited".into();
+        e.reports[0].content = "# Story v2".into();
+        e.tags = vec![Tag::new("tlp:green"), Tag::new("taranis:story")];
+        let new = stamp(&e, Some(v(V3)));
+        let (body, remove_tags, changes) =
+            update_parts(plan(&new, Some(v(V3)), Some(&h), &[], ORG));
+        let ev = &body["Event"];
+        assert_eq!(ev["timestamp"], json!(v(V3).timestamp()));
+        assert_eq!(
+            ev["published"],
+            json!(false),
+            "published is always explicit"
+        );
+        let attrs = ev["Attribute"].as_array().unwrap();
+        // the changed ip and the marker; the (case-different) sha256 is not resent
+        assert_eq!(attrs.len(), 2, "{attrs:?}");
+        assert!(
+            attrs
+                .iter()
+                .any(|a| a["value"] == "198.51.100.8" && a["deleted"] == false)
+        );
+        assert!(
+            attrs
+                .iter()
+                .any(|a| a["uuid"] == json!(marker_uuid(event_uuid())))
+        );
+        let objs = ev["Object"].as_array().unwrap();
+        assert_eq!(objs.len(), 2);
+        let removed = objs.iter().find(|o| o["deleted"] == true).unwrap();
+        assert_eq!(removed["uuid"], json!(Uuid::new_v5(&event_uuid(), b"n2")));
+        assert_eq!(removed["Attribute"][0]["deleted"], json!(true));
+        let changed = objs.iter().find(|o| o["deleted"] == false).unwrap();
+        assert_eq!(changed["Attribute"][0]["value"], json!("first, edited"));
+        let reports = ev["EventReport"].as_array().unwrap();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(
+            reports[0]["uuid"],
+            json!(e.reports[0].uuid),
+            "report updated in place"
+        );
+        assert_eq!(ev["Tag"], json!([{"name": "tlp:green"}]));
+        assert_eq!(remove_tags, vec!["tlp:amber".to_owned()]);
+        assert!(changes.len() >= 6, "{changes:?}");
+    }
+
+    #[test]
+    fn removed_standalone_attribute_and_report_are_soft_deleted() {
+        let h = held(&stamp(&event(), Some(v(V1))), ORG, 10);
+        let mut e = event();
+        e.attributes.remove(0);
+        e.reports.clear();
+        let new = stamp(&e, Some(v(V3)));
+        let (body, _, _) = update_parts(plan(&new, Some(v(V3)), Some(&h), &[], ORG));
+        let attrs = body["Event"]["Attribute"].as_array().unwrap();
+        let del = attrs.iter().find(|a| a["deleted"] == true).unwrap();
+        assert_eq!(del["uuid"], json!(Uuid::new_v5(&event_uuid(), b"a1")));
+        assert_eq!(body["Event"]["EventReport"][0]["deleted"], json!(true));
+    }
+
+    #[test]
+    fn held_timestamp_ahead_of_version_gives_held_plus_one() {
+        let h = held(&stamp(&event(), Some(v(V1))), ORG, 1_900_000_000);
+        let mut e = event();
+        e.info = "new".into();
+        let new = stamp(&e, Some(v(V3)));
+        let (body, _, _) = update_parts(plan(&new, Some(v(V3)), Some(&h), &[], ORG));
+        assert_eq!(body["Event"]["timestamp"], json!(1_900_000_001));
+        assert_eq!(edit_timestamp(Some(v(V3)), &h), 1_900_000_001);
+    }
+
+    #[test]
+    fn same_value_normalises_like_misp() {
+        assert!(same_value("md5", "ABC", "abc"));
+        assert!(same_value("domain", " Evil.Example ", "evil.example"));
+        assert!(same_value("ip-dst", "2001:db8:0:0:0:0:0:1", "2001:db8::1"));
+        assert!(!same_value("text", "ABC", "abc"));
+        assert!(!same_value("ip-dst", "192.0.2.1", "192.0.2.2"));
+    }
+
+    fn proposal(
+        old_id: &str,
+        uuid: Option<Uuid>,
+        a: &Attribute,
+        deleted: bool,
+        to_delete: bool,
+    ) -> ShadowAttribute {
+        ShadowAttribute {
+            id: "1".into(),
+            old_id: old_id.into(),
+            event_id: "7".into(),
+            uuid,
+            type_: a.type_.clone(),
+            category: a.category.clone(),
+            value: a.value.clone(),
+            to_ids: a.to_ids,
+            comment: a.comment.clone(),
+            org_id: "2".into(),
+            org_uuid: String::new(),
+            deleted,
+            proposal_to_delete: to_delete,
+        }
+    }
+
+    #[test]
+    fn foreign_event_gets_proposals_and_an_extension() {
+        // The owner (org 1) holds a1 (unchanged), a2 with another value, and x9 which we introduced earlier.
+        let mut owner = event();
+        owner.attributes[1].value = "00".repeat(32);
+        let x9 = attr("x9", "domain", "gone.example");
+        owner.attributes.push(x9.clone());
+        let h = held(&owner, "1", 10);
+        let a2_id = h
+            .attributes
+            .iter()
+            .find(|a| a.uuid == owner.attributes[1].uuid)
+            .unwrap()
+            .id
+            .clone();
+        let x9_id = h
+            .attributes
+            .iter()
+            .find(|a| a.uuid == x9.uuid)
+            .unwrap()
+            .id
+            .clone();
+        let mut e = event();
+        let a3 = attr("a3", "url", "http://new.example/x");
+        e.attributes.push(a3.clone());
+        let new = stamp(&e, Some(v(V1)));
+        let accepted_x9 = proposal("0", Some(x9.uuid), &x9, true, false);
+        let Plan::Propose(p) = plan(&new, Some(v(V1)), Some(&h), &[accepted_x9.clone()], "2")
+        else {
+            panic!("expected Propose");
+        };
+        assert_eq!(p.adds.len(), 1);
+        assert_eq!(p.adds[0]["uuid"], json!(a3.uuid));
+        assert_eq!(
+            p.edits,
+            vec![(a2_id.clone(), json!({"value": e.attributes[1].value}))]
+        );
+        assert_eq!(p.deletes, vec![x9_id.clone()]);
+        let ext = &p.extension;
+        assert_eq!(ext.uuid, extension_uuid(event_uuid(), "2"));
+        assert_eq!(ext.extends_uuid, Some(event_uuid()));
+        assert_eq!(ext.objects.len(), 2);
+        assert!(
+            ext.objects
+                .iter()
+                .all(|o| o.uuid != e.objects[0].uuid && o.uuid != e.objects[1].uuid)
+        );
+        assert_ne!(ext.reports[0].uuid, e.reports[0].uuid);
+        assert_eq!(ext.attributes.len(), 1, "only the version marker");
+        assert_eq!(ext.attributes[0].uuid, marker_uuid(ext.uuid));
+
+        // Replay: the same proposals are pending now → nothing new is proposed.
+        let pending = vec![
+            accepted_x9,
+            proposal("0", Some(a3.uuid), &a3, false, false),
+            proposal(
+                &a2_id,
+                Some(e.attributes[1].uuid),
+                &e.attributes[1],
+                false,
+                false,
+            ),
+            proposal(&x9_id, Some(x9.uuid), &x9, false, true),
+        ];
+        let Plan::Propose(p2) = plan(&new, Some(v(V1)), Some(&h), &pending, "2") else {
+            panic!("expected Propose");
+        };
+        assert!(
+            p2.adds.is_empty() && p2.edits.is_empty() && p2.deletes.is_empty(),
+            "{p2:?}"
+        );
+
+        // Another org's proposals do not count as ours.
+        let mut theirs = pending.clone();
+        for t in &mut theirs {
+            t.org_id = "3".into();
+        }
+        let Plan::Propose(p3) = plan(&new, Some(v(V1)), Some(&h), &theirs, "2") else {
+            panic!("expected Propose");
+        };
+        assert_eq!((p3.adds.len(), p3.edits.len(), p3.deletes.len()), (1, 1, 0));
+    }
+
+    #[test]
+    fn discarded_proposal_with_same_content_is_not_repeated_but_new_content_is() {
+        let h = held(&event(), "1", 10);
+        let mut e = event();
+        let a3 = attr("a3", "url", "http://new.example/x");
+        e.attributes.push(a3.clone());
+        let new = stamp(&e, Some(v(V1)));
+        let discarded = proposal("0", Some(a3.uuid), &a3, true, false);
+        let Plan::Propose(p) = plan(&new, Some(v(V1)), Some(&h), &[discarded.clone()], "2") else {
+            panic!()
+        };
+        assert!(p.adds.is_empty());
+        let mut e2 = e.clone();
+        e2.attributes.last_mut().unwrap().value = "http://new.example/y".into();
+        let new2 = stamp(&e2, Some(v(V3)));
+        let Plan::Propose(p) = plan(&new2, Some(v(V3)), Some(&h), &[discarded], "2") else {
+            panic!()
+        };
+        assert_eq!(p.adds.len(), 1);
+    }
+
+    #[test]
+    fn extension_of_the_same_story_is_stale_or_unchanged_like_an_owned_event() {
+        let h = held(&event(), "1", 10);
+        let new = stamp(&event(), Some(v(V1)));
+        let Plan::Propose(p) = plan(&new, Some(v(V1)), Some(&h), &[], "2") else {
+            panic!()
+        };
+        let ext_held = held(&p.extension, "2", 20);
+        assert_eq!(
+            plan_owned(&p.extension, Some(v(V1)), &ext_held),
+            Plan::Unchanged
+        );
+        let older = stamp(&event(), Some(v("2026-01-01T00:00:00Z")));
+        let Plan::Propose(po) = plan(&older, Some(v("2026-01-01T00:00:00Z")), Some(&h), &[], "2")
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            plan_owned(&po.extension, Some(v("2026-01-01T00:00:00Z")), &ext_held),
+            Plan::Stale { .. }
+        ));
+    }
+}
