@@ -30,7 +30,9 @@ pub use remote::{
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Everything needed to talk to one MISP (built from `misp.*` configuration).
-#[derive(Debug, Clone)]
+///
+/// `Debug` never shows the key, the proxy URL (it may hold credentials) or header values.
+#[derive(Clone)]
 pub struct ClientSettings {
     /// Base URL, e.g. `https://misp.example.org` (a path prefix is kept).
     pub url: String,
@@ -46,6 +48,24 @@ pub struct ClientSettings {
     pub proxy: Option<String>,
     /// Extra headers sent with every request (ADDITIONAL_HEADERS). Cannot override `Authorization`.
     pub additional_headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("url", &self.url)
+            .field("api_key", &"[REDACTED]")
+            .field("verify_tls", &self.verify_tls)
+            .field("ca_file", &self.ca_file)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("proxy", &self.proxy.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "additional_headers",
+                &self.additional_headers.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// Default User-Agent.
