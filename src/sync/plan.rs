@@ -967,8 +967,13 @@ mod tests {
         e.attributes.push(a3.clone());
         let new = stamp(&e, Some(v(V1)));
         let accepted_x9 = proposal("0", Some(x9.uuid), &x9, true, false);
-        let Plan::Propose(p) = plan(&new, Some(v(V1)), Some(&h), &[accepted_x9.clone()], "2")
-        else {
+        let Plan::Propose(p) = plan(
+            &new,
+            Some(v(V1)),
+            Some(&h),
+            std::slice::from_ref(&accepted_x9),
+            "2",
+        ) else {
             panic!("expected Propose");
         };
         assert_eq!(p.adds.len(), 1);
@@ -1031,7 +1036,13 @@ mod tests {
         e.attributes.push(a3.clone());
         let new = stamp(&e, Some(v(V1)));
         let discarded = proposal("0", Some(a3.uuid), &a3, true, false);
-        let Plan::Propose(p) = plan(&new, Some(v(V1)), Some(&h), &[discarded.clone()], "2") else {
+        let Plan::Propose(p) = plan(
+            &new,
+            Some(v(V1)),
+            Some(&h),
+            std::slice::from_ref(&discarded),
+            "2",
+        ) else {
             panic!()
         };
         assert!(p.adds.is_empty());

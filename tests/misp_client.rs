@@ -1,0 +1,380 @@
+//! The MISP client's settings as MISP (or a proxy) sees them on the wire: headers, User-Agent, proxy,
+//! TLS verification and CA file, timeout, redirects; and secrets never reaching logs or Debug output.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{ADMIN_KEY, Fault, MiniMisp};
+use misp_connector::error::{Classify, ErrorClass};
+use misp_connector::misp::client::{ClientSettings, MispClient, MispErrorKind};
+use secrecy::SecretString;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn settings(url: &str) -> ClientSettings {
+    let mut s = ClientSettings::new(url, SecretString::from(ADMIN_KEY.to_owned()));
+    s.timeout = Duration::from_secs(5);
+    s
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls")).join(name)
+}
+
+#[tokio::test]
+async fn user_agent_auth_and_additional_headers_are_on_the_wire() {
+    let fake = MiniMisp::start().await;
+    let mut s = settings(&fake.url());
+    s.user_agent = "tester/1.0".into();
+    s.additional_headers =
+        BTreeMap::from([("X-Gateway-Token".to_owned(), "gw-secret-123".to_owned())]);
+    let client = MispClient::new(&s).unwrap();
+    assert_eq!(client.get_version().await.unwrap().version, "2.5.1");
+    let seen = fake.seen();
+    let h = &seen.last().unwrap().headers;
+    assert_eq!(h["user-agent"], "tester/1.0");
+    assert_eq!(h["x-gateway-token"], "gw-secret-123");
+    assert_eq!(h["authorization"], ADMIN_KEY);
+    assert_eq!(h["accept"], "application/json");
+    assert_eq!(h["content-type"], "application/json");
+    // Default User-Agent names the connector.
+    let client = MispClient::new(&settings(&fake.url())).unwrap();
+    client.get_version().await.unwrap();
+    let ua = fake.seen().last().unwrap().headers["user-agent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(ua.starts_with("misp-connector/"), "{ua}");
+}
+
+#[test]
+fn bad_settings_are_config_errors_naming_the_key() {
+    let check = |s: ClientSettings, needle: &str| {
+        let e = MispClient::new(&s).unwrap_err();
+        assert_eq!(e.kind, MispErrorKind::Config);
+        assert!(
+            e.message.contains(needle),
+            "{} does not mention {needle}",
+            e.message
+        );
+        assert!(!e.to_string().contains(ADMIN_KEY));
+    };
+    check(settings("not a url"), "misp.url");
+    check(settings("ftp://misp.example"), "misp.url");
+    check(settings("https://user:pw@misp.example"), "misp.url");
+    let mut s = settings("https://misp.example");
+    s.additional_headers
+        .insert("Authorization".into(), "x".into());
+    check(s, "misp.additional_headers");
+    let mut s = settings("https://misp.example");
+    s.additional_headers.insert("bad header".into(), "x".into());
+    check(s, "misp.additional_headers");
+    let mut s = settings("https://misp.example");
+    s.ca_file = Some(fixture("does-not-exist.pem"));
+    check(s, "misp.ca_file");
+    let mut s = settings("https://misp.example");
+    s.ca_file = Some(fixture("README.md"));
+    check(s, "misp.ca_file");
+    let mut s = settings("https://misp.example");
+    s.proxy = Some("::not a proxy::".into());
+    check(s, "misp.proxy_server");
+    check(
+        ClientSettings::new("https://misp.example", SecretString::from(String::new())),
+        "misp.api_key",
+    );
+}
+
+/// A one-shot HTTP proxy: records the request head and answers with getVersion JSON.
+async fn tiny_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let h = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let mut n = 0;
+            while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf[n..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+            }
+            h.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let body = r#"{"version":"2.5.1-via-proxy"}"#;
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+    });
+    (format!("http://{addr}"), heads)
+}
+
+#[tokio::test]
+async fn configured_proxy_carries_the_requests() {
+    let (proxy, heads) = tiny_proxy().await;
+    // Nothing listens on this MISP address: only the proxy can answer.
+    let mut s = settings("http://misp.invalid:8080");
+    s.proxy = Some(proxy);
+    let client = MispClient::new(&s).unwrap();
+    assert_eq!(
+        client.get_version().await.unwrap().version,
+        "2.5.1-via-proxy"
+    );
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 1);
+    assert!(
+        heads[0].starts_with("GET http://misp.invalid:8080/servers/getVersion HTTP/1.1"),
+        "{}",
+        heads[0]
+    );
+}
+
+#[tokio::test]
+async fn no_proxy_means_direct_connection() {
+    let fake = MiniMisp::start().await;
+    let client = MispClient::new(&settings(&fake.url())).unwrap();
+    client.get_version().await.unwrap();
+    assert_eq!(fake.seen().len(), 1);
+}
+
+/// A TLS MISP with a certificate signed by the test CA, answering getVersion.
+async fn tls_server() -> String {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let body = r#"{"version":"2.5.1-tls"}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    format!("https://127.0.0.1:{}", addr.port())
+}
+
+#[tokio::test]
+async fn tls_verification_refuses_an_unknown_issuer_and_accepts_the_configured_ca() {
+    let url = tls_server().await;
+    // Verification on (the default), CA unknown: refused, transient connect error naming the certificate.
+    let client = MispClient::new(&settings(&url)).unwrap();
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(e.kind, MispErrorKind::Connect, "{e}");
+    assert_eq!(e.class(), ErrorClass::Transient);
+    assert!(e.message.to_lowercase().contains("certificate"), "{e}");
+    // The CA file makes it trusted.
+    let mut s = settings(&url);
+    s.ca_file = Some(fixture("ca.pem"));
+    let client = MispClient::new(&s).unwrap();
+    assert_eq!(client.get_version().await.unwrap().version, "2.5.1-tls");
+    // SSL_CHECK off accepts it too (and warns).
+    let mut s = settings(&url);
+    s.verify_tls = false;
+    let client = MispClient::new(&s).unwrap();
+    assert_eq!(client.get_version().await.unwrap().version, "2.5.1-tls");
+}
+
+#[tokio::test]
+async fn a_peer_that_does_not_speak_tls_is_a_connect_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let _ = sock.write_all(b"garbage, not TLS\r\n\r\n").await;
+        }
+    });
+    let client = MispClient::new(&settings(&format!("https://127.0.0.1:{port}"))).unwrap();
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(e.kind, MispErrorKind::Connect, "{e}");
+}
+
+#[tokio::test]
+async fn request_timeout_is_a_transient_timeout() {
+    let fake = MiniMisp::start().await;
+    fake.state.lock().unwrap().latency = Duration::from_secs(3);
+    let mut s = settings(&fake.url());
+    s.timeout = Duration::from_millis(200);
+    let client = MispClient::new(&s).unwrap();
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(e.kind, MispErrorKind::Timeout, "{e}");
+    assert_eq!(e.class(), ErrorClass::Transient);
+    assert!(e.to_string().contains("GET /servers/getVersion"), "{e}");
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let fake = MiniMisp::start().await;
+    fake.fault(Fault {
+        path_prefix: "/servers/getVersion".into(),
+        status: 302,
+        headers: vec![("location", "http://elsewhere.invalid/steal".into())],
+        body: "{}".into(),
+        delay: Duration::ZERO,
+    });
+    let client = MispClient::new(&settings(&fake.url())).unwrap();
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(e.status, Some(302));
+    assert_eq!(fake.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limit_and_server_errors() {
+    let fake = MiniMisp::start().await;
+    let client = MispClient::new(&settings(&fake.url())).unwrap();
+    fake.fault(Fault {
+        path_prefix: "/servers/getVersion".into(),
+        status: 429,
+        headers: vec![("retry-after", "12".into())],
+        body: r#"{"name":"Rate limit exceeded."}"#.into(),
+        delay: Duration::ZERO,
+    });
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.class()),
+        (MispErrorKind::RateLimited, ErrorClass::Transient)
+    );
+    assert_eq!(e.retry_after, Some(Duration::from_secs(12)));
+    fake.fault(Fault {
+        path_prefix: "/servers/getVersion".into(),
+        status: 502,
+        headers: vec![],
+        body: "<html>Bad gateway</html>".into(),
+        delay: Duration::ZERO,
+    });
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Transient);
+    assert!(
+        e.to_string().contains("HTTP 502") && e.to_string().contains("Bad gateway"),
+        "{e}"
+    );
+    // A 200 that is not JSON (a proxy's maintenance page) is an invalid response.
+    fake.fault(Fault {
+        path_prefix: "/servers/getVersion".into(),
+        status: 200,
+        headers: vec![],
+        body: "maintenance".into(),
+        delay: Duration::ZERO,
+    });
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(e.kind, MispErrorKind::InvalidResponse);
+    // Unknown event: None, not an error.
+    assert!(
+        client
+            .view_event(uuid::Uuid::nil())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_debug_logs() {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let writer = Capture(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = MiniMisp::start().await;
+    let (proxy, _) = tiny_proxy().await;
+    let mut s = settings(&fake.url());
+    s.additional_headers =
+        BTreeMap::from([("X-Gateway-Token".to_owned(), "gw-secret-123".to_owned())]);
+    s.proxy = Some(proxy.replace("http://", "http://proxyuser:proxy-pass-456@"));
+    tracing::debug!(settings = ?s, "settings");
+    let mut direct = s.clone();
+    direct.proxy = None;
+    let client = MispClient::new(&direct).unwrap();
+    tracing::debug!(client = ?client, "client");
+    client.get_version().await.unwrap();
+    fake.fault(Fault {
+        path_prefix: "/events/add".into(),
+        status: 403,
+        headers: vec![],
+        body: r#"{"errors":"nope"}"#.into(),
+        delay: Duration::ZERO,
+    });
+    let e = client
+        .add_event(&serde_json::json!({"Event": {}}))
+        .await
+        .unwrap_err();
+    tracing::debug!(error = %e, error_debug = ?e, "failed");
+    let bad = MispClient::new(&ClientSettings::new(
+        fake.url(),
+        SecretString::from("WrongKey0123".to_owned()),
+    ))
+    .unwrap();
+    let e = bad.get_version().await.unwrap_err();
+    tracing::debug!(error = %e, "auth failed");
+
+    let out = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    assert!(
+        out.contains("servers/getVersion"),
+        "nothing was logged: {out}"
+    );
+    for secret in [ADMIN_KEY, "gw-secret-123", "proxy-pass-456", "WrongKey0123"] {
+        assert!(
+            !out.contains(secret),
+            "{secret} leaked into the logs:\n{out}"
+        );
+    }
+}
