@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{ADMIN_KEY, Fault, MiniMisp};
 use misp_connector::error::{Classify, ErrorClass};
+use misp_connector::fake_misp::{FakeConfig, FakeMisp};
 use misp_connector::misp::client::{ClientSettings, MispClient, MispErrorKind};
 use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,26 +29,37 @@ fn fixture(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn user_agent_auth_and_additional_headers_are_on_the_wire() {
-    let fake = MiniMisp::start().await;
-    let mut s = settings(&fake.url());
+    let fake = FakeMisp::start(FakeConfig::default()).await.unwrap();
+    let mut s = ClientSettings::new(fake.url(), SecretString::from(fake.admin_key().to_owned()));
     s.user_agent = "tester/1.0".into();
     s.additional_headers =
         BTreeMap::from([("X-Gateway-Token".to_owned(), "gw-secret-123".to_owned())]);
     let client = MispClient::new(&s).unwrap();
     assert_eq!(client.get_version().await.unwrap().version, "2.5.1");
-    let seen = fake.seen();
-    let h = &seen.last().unwrap().headers;
-    assert_eq!(h["user-agent"], "tester/1.0");
-    assert_eq!(h["x-gateway-token"], "gw-secret-123");
-    assert_eq!(h["authorization"], ADMIN_KEY);
-    assert_eq!(h["accept"], "application/json");
-    assert_eq!(h["content-type"], "application/json");
+    let seen = fake.state().requests();
+    let r = seen.last().unwrap();
+    assert_eq!(r.header("user-agent"), Some("tester/1.0"));
+    assert_eq!(r.header("x-gateway-token"), Some("gw-secret-123"));
+    assert_eq!(
+        r.header("authorization"),
+        Some("<admin key>"),
+        "the fake recognised our key"
+    );
+    assert_eq!(r.header("accept"), Some("application/json"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
     // Default User-Agent names the connector.
-    let client = MispClient::new(&settings(&fake.url())).unwrap();
-    client.get_version().await.unwrap();
-    let ua = fake.seen().last().unwrap().headers["user-agent"]
-        .to_str()
+    let client = MispClient::new(&ClientSettings::new(
+        fake.url(),
+        SecretString::from(fake.admin_key().to_owned()),
+    ))
+    .unwrap();
+    client.whoami().await.unwrap();
+    let seen = fake.state().requests();
+    let ua = seen
+        .last()
         .unwrap()
+        .header("user-agent")
+        .unwrap_or_default()
         .to_owned();
     assert!(ua.starts_with("misp-connector/"), "{ua}");
 }
@@ -233,9 +245,9 @@ async fn a_peer_that_does_not_speak_tls_is_a_connect_error() {
 
 #[tokio::test]
 async fn request_timeout_is_a_transient_timeout() {
-    let fake = MiniMisp::start().await;
-    fake.state.lock().unwrap().latency = Duration::from_secs(3);
-    let mut s = settings(&fake.url());
+    let fake = FakeMisp::start(FakeConfig::default()).await.unwrap();
+    fake.faults().set_latency(Duration::from_secs(3));
+    let mut s = ClientSettings::new(fake.url(), SecretString::from(fake.admin_key().to_owned()));
     s.timeout = Duration::from_millis(200);
     let client = MispClient::new(&s).unwrap();
     let e = client.get_version().await.unwrap_err();

@@ -60,7 +60,8 @@ fn expected_pairs(v: &Value, out: &mut Vec<(String, String)>) {
         Value::Object(m) => {
             if let Some(attrs) = m.get("Attribute").and_then(Value::as_array) {
                 attrs.iter().for_each(|a| expected_pairs(a, out));
-            } else if let (Some(t), Some(val)) = (m.get("type").and_then(Value::as_str), m.get("value"))
+            } else if let (Some(t), Some(val)) =
+                (m.get("type").and_then(Value::as_str), m.get("value"))
             {
                 let val = match val {
                     Value::String(s) => s.clone(),
@@ -87,13 +88,28 @@ fn norm_value(t: &str, v: &str) -> String {
         || t.starts_with("x509-fingerprint")
         || matches!(
             t,
-            "md5" | "imphash" | "ssdeep" | "tlsh" | "authentihash" | "vhash" | "telfhash" | "pehash"
+            "md5"
+                | "imphash"
+                | "ssdeep"
+                | "tlsh"
+                | "authentihash"
+                | "vhash"
+                | "telfhash"
+                | "pehash"
         );
-    if hashy || matches!(t, "email" | "email-src" | "email-dst" | "domain" | "hostname" | "boolean") {
+    if hashy
+        || matches!(
+            t,
+            "email" | "email-src" | "email-dst" | "domain" | "hostname" | "boolean"
+        )
+    {
         return v.to_ascii_lowercase();
     }
     if t == "AS" {
-        return v.trim_start_matches("AS").trim_start_matches("as").to_owned();
+        return v
+            .trim_start_matches("AS")
+            .trim_start_matches("as")
+            .to_owned();
     }
     if t == "datetime" {
         let s = v.trim_end_matches('Z');
@@ -141,7 +157,10 @@ fn misp_stix_mapping_samples_coverage() {
     let mut missing_examples: Vec<String> = Vec::new();
 
     for path in &files {
-        let sidecar = PathBuf::from(path.to_string_lossy().replace(".json", ".misp-expected.json"));
+        let sidecar = PathBuf::from(
+            path.to_string_lossy()
+                .replace(".json", ".misp-expected.json"),
+        );
         let Ok(text) = std::fs::read_to_string(&sidecar) else {
             continue;
         };
@@ -188,15 +207,28 @@ fn misp_stix_mapping_samples_coverage() {
                 if missing_examples.len() < 40 {
                     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
                     let short: String = e.1.chars().take(60).collect();
-                    missing_examples.push(format!("{}: {} = {short}", name.unwrap_or_default(), e.0));
+                    missing_examples.push(format!(
+                        "{}: {} = {short}",
+                        name.unwrap_or_default(),
+                        e.0
+                    ));
                 }
             }
         }
     }
 
-    let pct = |c: usize, e: usize| if e == 0 { 100.0 } else { 100.0 * c as f64 / e as f64 };
+    let pct = |c: usize, e: usize| {
+        if e == 0 {
+            100.0
+        } else {
+            100.0 * c as f64 / e as f64
+        }
+    };
     let (mut files_n, mut galaxy_n, mut exp, mut cov) = (0, 0, 0, 0);
-    println!("{:<40} {:>5} {:>7} {:>9} {:>8}", "directory", "files", "galaxy", "pairs", "covered");
+    println!(
+        "{:<40} {:>5} {:>7} {:>9} {:>8}",
+        "directory", "files", "galaxy", "pairs", "covered"
+    );
     for (dir, t) in &per_dir {
         println!(
             "{dir:<40} {:>5} {:>7} {:>9} {:>7.1}%",

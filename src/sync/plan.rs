@@ -93,7 +93,8 @@ pub fn edit_timestamp(version: Option<DateTime<Utc>>, held: &RemoteEvent) -> i64
 pub enum Plan {
     /// `POST /events/add` with this body.
     Create { body: Value },
-    /// `POST /events/edit/{uuid}` with this body, then detach `remove_tags` from the event.
+    /// `POST /events/edit/{uuid}` with this body; `remove_tags` are in it with `deleted: true` and are
+    /// detached separately if MISP still shows them afterwards.
     Update {
         body: Value,
         remove_tags: Vec<String>,
@@ -295,7 +296,9 @@ pub fn plan_owned(new: &Event, version: Option<DateTime<Utc>>, held: &RemoteEven
         }
     }
 
-    // Tags: edit bodies only add tags (transcript 31); removals go through removeTagFromObject.
+    // Tags: a Tag list in an edit body is merged — absent tags stay (transcript 31) — so tags that left the
+    // story are sent with `deleted: true` (MISP's EventTag::handleEventTag); the executor falls back to
+    // `/tags/removeTagFromObject` (transcript 115) for any that MISP still shows after the edit.
     let held_tags: BTreeSet<&str> = held
         .tags
         .iter()
@@ -330,8 +333,14 @@ pub fn plan_owned(new: &Event, version: Option<DateTime<Utc>>, held: &RemoteEven
     if !reports.is_empty() {
         ev.insert("EventReport".into(), Value::Array(reports));
     }
-    if !add_tags.is_empty() {
-        ev.insert("Tag".into(), Value::Array(add_tags));
+    let mut tag_list = add_tags;
+    tag_list.extend(
+        remove_tags
+            .iter()
+            .map(|t| json!({ "name": t, "deleted": true })),
+    );
+    if !tag_list.is_empty() {
+        ev.insert("Tag".into(), Value::Array(tag_list));
     }
     Plan::Update {
         body: json!({ "Event": Value::Object(ev) }),
@@ -877,7 +886,10 @@ mod tests {
             json!(e.reports[0].uuid),
             "report updated in place"
         );
-        assert_eq!(ev["Tag"], json!([{"name": "tlp:green"}]));
+        assert_eq!(
+            ev["Tag"],
+            json!([{"name": "tlp:green"}, {"name": "tlp:amber", "deleted": true}])
+        );
         assert_eq!(remove_tags, vec!["tlp:amber".to_owned()]);
         assert!(changes.len() >= 6, "{changes:?}");
     }
