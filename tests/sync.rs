@@ -660,3 +660,122 @@ async fn startup_check_resolves_sharing_group_and_warns_on_org_mismatch() {
     task.await.unwrap();
     assert!(fake.state().count("GET /servers/getVersion") >= calls + 2);
 }
+
+/// Run the `misp-connector` binary with only these environment variables.
+async fn cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_misp-connector"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("binary runs");
+    if let Some(mut sin) = child.stdin.take() {
+        if let Some(b) = stdin {
+            sin.write_all(b).await.unwrap();
+        }
+        drop(sin);
+    }
+    let out = child.wait_with_output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn push_and_check_commands() {
+    let fake = fake().await;
+    let url = fake.url();
+    let env = [
+        ("MISP_URL", url.as_str()),
+        ("MISP_API_KEY", fake.admin_key()),
+        ("MISP_ORGANISATION_ID", "1"),
+        ("MISP_DISTRIBUTION", "1"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.json");
+    std::fs::write(
+        &file,
+        bundle(
+            "CLI story",
+            "2026-11-20T10:00:00Z",
+            &[(N1, "first")],
+            &["198.51.100.7"],
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+
+    let (code, out, err) = cli(&["push", file], &env, None).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["story_id"], STORY);
+    assert_eq!(lines[0]["misp_event_uuid"], STORY);
+    assert_eq!(lines[0]["action"], "created");
+    assert_eq!(lines[0]["misp_event_id"], event(&fake, STORY)["id"]);
+    assert!(!err.contains(fake.admin_key()) && !out.contains(fake.admin_key()));
+
+    // From stdin, again: unchanged.
+    let bytes = std::fs::read(file).unwrap();
+    let (code, out, _) = cli(&["push", "-"], &env, Some(&bytes)).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("\"action\":\"unchanged\""), "{out}");
+
+    // Invalid input: 2.
+    let (code, _, err) = cli(&["push", "-"], &env, Some(b"{not json")).await;
+    assert_eq!(code, 2, "{err}");
+    // Missing required config: 2, naming the key.
+    let (code, _, err) = cli(&["push", file], &env[1..], None).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("misp.url"), "{err}");
+    // Bad key: 2 with a clear message, the key not echoed.
+    let bad = [
+        ("MISP_URL", url.as_str()),
+        ("MISP_API_KEY", "WrongKey123"),
+        ("MISP_ORGANISATION_ID", "1"),
+    ];
+    let (code, _, err) = cli(&["push", file], &bad, None).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("refused the API key") && !err.contains("WrongKey123"),
+        "{err}"
+    );
+    // MISP failing while syncing: a failed line and exit 1.
+    fake.faults().fail_next(10, 503, Some("/events/view"));
+    let (code, out, _) = cli(&["push", file], &env, None).await;
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("\"action\":\"failed\"") && out.contains("HTTP 503"),
+        "{out}"
+    );
+    fake.faults().clear();
+
+    // check: 0 when all is well, 1 when MISP is unreachable.
+    let (code, out, err) = cli(&["check"], &env, None).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("version 2.5.1"), "{out}");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let down_url = format!("http://127.0.0.1:{closed}");
+    let down = [
+        ("MISP_URL", down_url.as_str()),
+        ("MISP_API_KEY", fake.admin_key()),
+        ("MISP_ORGANISATION_ID", "1"),
+    ];
+    let (code, _, err) = cli(&["check"], &down, None).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot reach MISP"), "{err}");
+}
