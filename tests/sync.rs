@@ -779,3 +779,71 @@ async fn push_and_check_commands() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot reach MISP"), "{err}");
 }
+
+/// Versions delivered in any order, several at a time, by several workers: MISP ends with the newest.
+#[tokio::test]
+async fn shuffled_concurrent_deliveries_converge_on_the_newest_version() {
+    let fake = fake().await;
+    fake.faults().set_latency(Duration::from_millis(3));
+    let workers: Vec<Syncer> = (0..3).map(|_| admin(&fake)).collect();
+    // Eight versions, some within the same second, each with different content.
+    let stamps = [
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T10:00:00.100Z",
+        "2026-11-20T10:00:00.900Z",
+        "2026-11-20T10:00:01Z",
+        "2026-11-20T10:00:05Z",
+        "2026-11-20T10:00:05.5Z",
+        "2026-11-21T00:00:00Z",
+        "2026-11-21T00:00:00.001Z",
+    ];
+    let versions: Vec<Converted> = stamps
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let items: Vec<(&str, &str)> = if i % 2 == 0 {
+                vec![(N1, "first")]
+            } else {
+                vec![(N1, "first"), (N2, "second")]
+            };
+            let ip = format!("198.51.100.{}", 10 + i);
+            story(&bundle(&format!("version {i}"), m, &items, &[ip.as_str()]))
+        })
+        .collect();
+    let newest = versions.len() - 1;
+    let mut seed: u64 = 0x5eed;
+    for round in 0..4 {
+        // A deterministic shuffle per round (xorshift).
+        let mut order: Vec<usize> = (0..versions.len()).collect();
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for chunk in order.chunks(3) {
+            let futs = chunk
+                .iter()
+                .zip(workers.iter())
+                .map(|(i, w)| w.sync(&versions[*i]));
+            for r in futures_util::future::join_all(futs).await {
+                r.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+        }
+        let ev = event(&fake, STORY);
+        assert_eq!(ev["info"], format!("version {newest}"), "round {round}");
+        assert_eq!(
+            live_values(&ev),
+            vec![format!("198.51.100.{}", 10 + newest)],
+            "round {round}"
+        );
+        assert_eq!(live_objects(&ev, "taranis-news-item"), 2, "round {round}");
+        fake.state().clear_requests();
+        assert_eq!(
+            workers[0].sync(&versions[newest]).await.unwrap().action,
+            Action::Unchanged
+        );
+        assert!(writes(&fake).is_empty());
+    }
+    assert_eq!(fake.state().event_count(), 1);
+}

@@ -1089,4 +1089,82 @@ mod tests {
             Plan::Stale { .. }
         ));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn arb_event() -> impl Strategy<Value = Event> {
+            (
+                proptest::collection::vec(
+                    (
+                        "[a-z]{1,6}",
+                        prop::sample::select(vec!["ip-dst", "domain", "md5", "text"]),
+                        "[ -~]{0,12}",
+                    ),
+                    0..6,
+                ),
+                proptest::collection::vec("[a-z:]{1,8}", 0..4),
+                0usize..3,
+                any::<bool>(),
+                "[ -~]{0,20}",
+            )
+                .prop_map(|(attrs, tags, n_objects, published, info)| {
+                    let mut e = event();
+                    e.info = info;
+                    e.published = published;
+                    e.attributes = attrs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, t, v))| attr(&format!("{i}{k}"), t, v))
+                        .collect();
+                    e.objects.truncate(n_objects);
+                    e.tags = tags
+                        .into_iter()
+                        .map(Tag::new)
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    e
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn what_misp_holds_is_unchanged(e in arb_event(), secs in 0i64..2_000_000_000) {
+                let version = DateTime::from_timestamp(secs, 0);
+                let new = stamp(&e, version);
+                let h = held(&new, ORG, 5);
+                prop_assert_eq!(plan(&new, version, Some(&h), &[], ORG), Plan::Unchanged);
+            }
+
+            #[test]
+            fn any_pair_plans_without_panic_and_never_writes_an_older_version(
+                a in arb_event(), b in arb_event(), va in 1i64..2_000_000_000, vb in 1i64..2_000_000_000
+            ) {
+                let (va, vb) = (DateTime::from_timestamp(va, 0), DateTime::from_timestamp(vb, 0));
+                let h = held(&stamp(&a, va), ORG, 5);
+                let new = stamp(&b, vb);
+                match plan(&new, vb, Some(&h), &[], ORG) {
+                    Plan::Stale { held } => prop_assert!(Some(held) > vb),
+                    Plan::Update { body, .. } => {
+                        prop_assert!(vb >= va);
+                        let ts = body["Event"]["timestamp"].as_i64().unwrap_or(0);
+                        prop_assert!(ts > h.timestamp);
+                    }
+                    Plan::Unchanged => prop_assert!(vb >= va),
+                    other => prop_assert!(false, "unexpected {:?}", other),
+                }
+                // Foreign: never panics, never proposes the marker.
+                let fh = held(&stamp(&a, va), "9", 5);
+                if let Plan::Propose(p) = plan(&new, vb, Some(&fh), &[], ORG) {
+                    prop_assert!(p.adds.iter().all(|x| x["uuid"] != json!(marker_uuid(e_uuid()))));
+                }
+            }
+        }
+
+        fn e_uuid() -> Uuid {
+            event_uuid()
+        }
+    }
 }
