@@ -390,3 +390,37 @@ async fn secrets_never_reach_debug_logs() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_observer_sees_every_request_with_a_bounded_label() {
+    let fake = FakeMisp::start(FakeConfig::default()).await.unwrap();
+    let seen: Arc<Mutex<Vec<(String, Option<u16>)>>> = Arc::default();
+    let s2 = seen.clone();
+    let client = MispClient::new(&ClientSettings::new(
+        fake.url(),
+        SecretString::from(fake.admin_key().to_owned()),
+    ))
+    .unwrap()
+    .with_observer(Arc::new(move |label, status, _elapsed| {
+        s2.lock().unwrap().push((label.to_owned(), status));
+    }));
+    client.get_version().await.unwrap();
+    assert!(
+        client
+            .view_event(uuid::Uuid::nil())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    fake.faults().fail_next(1, 503, None);
+    client.whoami().await.unwrap_err();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("GET /servers/getVersion".to_owned(), Some(200)),
+            ("GET /events/view".to_owned(), Some(404)),
+            ("GET /users/view".to_owned(), Some(503)),
+        ]
+    );
+}

@@ -12,6 +12,7 @@ mod remote;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -89,11 +90,16 @@ impl ClientSettings {
     }
 }
 
+/// Called after every request with the endpoint label (`"POST /events/edit"`: method, controller and
+/// action, no ids, so it is safe as a metrics label), the HTTP status (`None`: no answer) and the duration.
+pub type RequestObserver = Arc<dyn Fn(&str, Option<u16>, Duration) + Send + Sync>;
+
 /// The MISP REST client. Clone freely: clones share the connection pool.
 #[derive(Clone)]
 pub struct MispClient {
     http: reqwest::Client,
     base: Url,
+    observer: Option<RequestObserver>,
 }
 
 impl std::fmt::Debug for MispClient {
@@ -214,7 +220,17 @@ impl MispClient {
         let http = builder
             .build()
             .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
-        Ok(MispClient { http, base })
+        Ok(MispClient {
+            http,
+            base,
+            observer: None,
+        })
+    }
+
+    /// Report every request (e.g. to Prometheus) through `observer`.
+    pub fn with_observer(mut self, observer: RequestObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The MISP base URL.
@@ -222,8 +238,28 @@ impl MispClient {
         self.base.as_str()
     }
 
-    /// Send one request; return status, body and selected headers, or a transport error.
+    /// Send one request and report it to the observer.
     async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Vec<u8>, HeaderMap), MispError> {
+        let started = std::time::Instant::now();
+        let label = endpoint_label(&method, path);
+        let result = self.send_inner(method, path, body).await;
+        if let Some(observe) = &self.observer {
+            let status = match &result {
+                Ok((s, _, _)) => Some(s.as_u16()),
+                Err(e) => e.status,
+            };
+            observe(&label, status, started.elapsed());
+        }
+        result
+    }
+
+    /// Send one request; return status, body and selected headers, or a transport error.
+    async fn send_inner(
         &self,
         method: Method,
         path: &str,
@@ -424,6 +460,14 @@ impl MispClient {
             .await?;
         check_saved(&format!("POST /{path}"), &v)
     }
+}
+
+/// `"METHOD /controller/action"` of a path (ids dropped).
+fn endpoint_label(method: &Method, path: &str) -> String {
+    let mut parts = path.split('/').filter(|p| !p.is_empty()).take(2);
+    let controller = parts.next().unwrap_or("");
+    let action = parts.next().unwrap_or("");
+    format!("{method} /{controller}/{action}")
 }
 
 /// Keep ids from MISP from smuggling path segments into our URLs.
