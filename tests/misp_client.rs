@@ -394,7 +394,8 @@ async fn secrets_never_reach_debug_logs() {
 #[tokio::test]
 async fn the_observer_sees_every_request_with_a_bounded_label() {
     let fake = FakeMisp::start(FakeConfig::default()).await.unwrap();
-    let seen: Arc<Mutex<Vec<(String, Option<u16>)>>> = Arc::default();
+    type Seen = Vec<(String, Option<u16>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let s2 = seen.clone();
     let client = MispClient::new(&ClientSettings::new(
         fake.url(),
