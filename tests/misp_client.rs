@@ -425,3 +425,41 @@ async fn the_observer_sees_every_request_with_a_bounded_label() {
         ]
     );
 }
+
+#[tokio::test]
+async fn proxy_credentials_and_keys_are_scrubbed_from_errors() {
+    // A proxy that does not answer (closed port) and a MISP that echoes our headers in its error body.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut s = settings("http://misp.invalid");
+    s.proxy = Some(format!(
+        "http://proxyuser:proxy-pass-456@127.0.0.1:{closed}"
+    ));
+    let e = MispClient::new(&s)
+        .unwrap()
+        .get_version()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, MispErrorKind::Connect, "{e}");
+    assert!(!e.to_string().contains("proxy-pass-456"), "{e}");
+
+    let fake = MiniMisp::start().await;
+    fake.fault(Fault {
+        path_prefix: "/servers/getVersion".into(),
+        status: 400,
+        headers: vec![],
+        body: format!("bad request, headers were: Authorization: {ADMIN_KEY}"),
+        delay: Duration::ZERO,
+    });
+    let e = MispClient::new(&settings(&fake.url()))
+        .unwrap()
+        .get_version()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("[REDACTED]") && !e.to_string().contains(ADMIN_KEY),
+        "{e}"
+    );
+}

@@ -100,6 +100,8 @@ pub struct MispClient {
     http: reqwest::Client,
     base: Url,
     observer: Option<RequestObserver>,
+    /// Secret strings (key, proxy credentials, extra header values) scrubbed from every error message.
+    secrets: Arc<[String]>,
 }
 
 impl std::fmt::Debug for MispClient {
@@ -220,11 +222,53 @@ impl MispClient {
         let http = builder
             .build()
             .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
+        let mut secrets: Vec<String> = vec![key.to_owned()];
+        secrets.extend(
+            settings
+                .additional_headers
+                .values()
+                .filter(|v| v.len() >= 4)
+                .cloned(),
+        );
+        if let Some(p) = settings
+            .proxy
+            .as_deref()
+            .and_then(|p| Url::parse(p.trim()).ok())
+        {
+            secrets.extend(p.password().filter(|pw| !pw.is_empty()).map(str::to_owned));
+        }
         Ok(MispClient {
             http,
             base,
             observer: None,
+            secrets: secrets.into(),
         })
+    }
+
+    /// Remove every secret string from an error message.
+    fn scrub(&self, mut e: MispError) -> MispError {
+        for secret in self.secrets.iter() {
+            if e.message.contains(secret.as_str()) {
+                e.message = e.message.replace(secret.as_str(), "[REDACTED]");
+            }
+        }
+        e
+    }
+
+    /// Build and scrub the error for a non-success answer.
+    fn status_error(
+        &self,
+        endpoint: &str,
+        status: StatusCode,
+        body: &[u8],
+        headers: &HeaderMap,
+    ) -> MispError {
+        // Scrub the whole body before it is cut to an excerpt, so no partial secret survives the cut.
+        let mut text = String::from_utf8_lossy(body).into_owned();
+        for secret in self.secrets.iter() {
+            text = text.replace(secret.as_str(), "[REDACTED]");
+        }
+        self.scrub(status_error(endpoint, status, text.as_bytes(), headers))
     }
 
     /// Report every request (e.g. to Prometheus) through `observer`.
@@ -247,7 +291,10 @@ impl MispClient {
     ) -> Result<(StatusCode, Vec<u8>, HeaderMap), MispError> {
         let started = std::time::Instant::now();
         let label = endpoint_label(&method, path);
-        let result = self.send_inner(method, path, body).await;
+        let result = self
+            .send_inner(method, path, body)
+            .await
+            .map_err(|e| self.scrub(e));
         if let Some(observe) = &self.observer {
             let status = match &result {
                 Ok((s, _, _)) => Some(s.as_u16()),
@@ -318,7 +365,7 @@ impl MispClient {
         let endpoint = format!("{method} /{path}");
         let (status, bytes, headers) = self.send(method, path, body).await?;
         if !status.is_success() {
-            return Err(status_error(&endpoint, status, &bytes, &headers));
+            return Err(self.status_error(&endpoint, status, &bytes, &headers));
         }
         serde_json::from_slice(&bytes).map_err(|e| {
             MispError::new(
@@ -357,14 +404,14 @@ impl MispClient {
         let endpoint = format!("GET /{path}");
         let (status, bytes, headers) = self.send(Method::GET, &path, None).await?;
         if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-            let err = status_error(&endpoint, status, &bytes, &headers);
+            let err = self.status_error(&endpoint, status, &bytes, &headers);
             if err.kind == MispErrorKind::Auth {
                 return Err(err);
             }
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(status_error(&endpoint, status, &bytes, &headers));
+            return Err(self.status_error(&endpoint, status, &bytes, &headers));
         }
         let v: Value = parse_json(&endpoint, &bytes)?;
         let sg = v.get("SharingGroup").cloned().unwrap_or(Value::Null);
@@ -380,7 +427,7 @@ impl MispClient {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(status_error(&endpoint, status, &bytes, &headers));
+            return Err(self.status_error(&endpoint, status, &bytes, &headers));
         }
         event_from(&endpoint, &parse_json(&endpoint, &bytes)?).map(Some)
     }
