@@ -463,3 +463,183 @@ async fn proxy_credentials_and_keys_are_scrubbed_from_errors() {
         "{e}"
     );
 }
+
+/// Serve the recorded answer of transcript `name` for the next request under `prefix`.
+fn replay(fake: &MiniMisp, prefix: &str, name: &str) {
+    let path = format!(
+        "{}/../shared/reference/misp/transcripts/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut headers = vec![];
+    if let Some(loc) = t["response_headers"]["Location"].as_str() {
+        headers.push(("location", loc.to_owned()));
+    }
+    fake.fault(Fault {
+        path_prefix: prefix.into(),
+        status: t["status"].as_u64().unwrap() as u16,
+        headers,
+        body: t["response_body"].to_string(),
+        delay: Duration::ZERO,
+    });
+}
+
+/// The client against MISP 2.5.1's recorded answers (ground truth): decoding and error kinds.
+#[tokio::test]
+async fn recorded_misp_answers_decode_and_classify() {
+    let fake = MiniMisp::start().await;
+    let client = MispClient::new(&settings(&fake.url())).unwrap();
+    let ev_uuid: uuid::Uuid = "5f0c2b1e-7a3d-4c1e-9b2a-0d1e2f3a4b5c".parse().unwrap();
+    let body = serde_json::json!({"Event": {"uuid": ev_uuid}});
+
+    replay(&fake, "/servers/getVersion", "01_getVersion_admin.json");
+    assert_eq!(client.get_version().await.unwrap().version, "2.5.1");
+
+    replay(&fake, "/events/add", "02_events_add_with_uuid.json");
+    let ev = client.add_event(&body).await.unwrap();
+    assert_eq!((ev.id.as_str(), ev.uuid), ("1", ev_uuid));
+
+    replay(&fake, "/events/add", "03_events_add_duplicate_uuid.json");
+    let e = client.add_event(&body).await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.class()),
+        (MispErrorKind::AlreadyExists, ErrorClass::Conflict)
+    );
+    assert_eq!(e.location_id.as_deref(), Some("1"));
+
+    replay(&fake, "/events/view/", "04_events_view_by_uuid.json");
+    let ev = client.view_event(ev_uuid).await.unwrap().unwrap();
+    assert!(ev.is_owned_by("1") && !ev.attributes.is_empty() && !ev.tags.is_empty());
+
+    replay(&fake, "/events/view/", "06_events_view_unknown_uuid.json");
+    assert!(
+        client
+            .view_event(uuid::Uuid::nil())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    replay(
+        &fake,
+        "/events/edit/",
+        "07_events_edit_newer_timestamp.json",
+    );
+    assert_eq!(
+        client.edit_event(ev_uuid, &body).await.unwrap().timestamp,
+        1_795_370_382
+    );
+
+    replay(
+        &fake,
+        "/events/edit/",
+        "09_events_edit_older_timestamp.json",
+    );
+    let e = client.edit_event(ev_uuid, &body).await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.class()),
+        (MispErrorKind::NotNewer, ErrorClass::Conflict)
+    );
+
+    replay(
+        &fake,
+        "/events/edit/",
+        "41_orgB_events_edit_foreign_event.json",
+    );
+    let e = client.edit_event(ev_uuid, &body).await.unwrap_err();
+    assert_eq!((e.status, e.class()), (Some(403), ErrorClass::Permanent));
+    assert!(e.message.contains("not authorised"), "{e}");
+
+    replay(&fake, "/events/add", "68_malformed_json_events_add.json");
+    let e = client.add_event(&body).await.unwrap_err();
+    assert_eq!((e.status, e.class()), (Some(405), ErrorClass::Permanent));
+
+    replay(&fake, "/events/add", "73_events_add_missing_info.json");
+    let e = client.add_event(&body).await.unwrap_err();
+    assert_eq!((e.status, e.class()), (Some(403), ErrorClass::Permanent));
+    assert!(e.message.contains("valueNotEmpty"), "{e}");
+
+    replay(
+        &fake,
+        "/servers/getVersion",
+        "64_bad_api_key_getVersion.json",
+    );
+    let e = client.get_version().await.unwrap_err();
+    assert_eq!(e.kind, MispErrorKind::Auth);
+
+    replay(
+        &fake,
+        "/shadow_attributes/add/",
+        "44_orgB_shadow_attributes_add.json",
+    );
+    let p = client
+        .propose_add("1", &serde_json::json!({"type": "ip-dst"}))
+        .await
+        .unwrap();
+    assert!(p.is_new_attribute());
+
+    replay(
+        &fake,
+        "/shadow_attributes/add/",
+        "46_orgB_shadow_attributes_add_unknown_type.json",
+    );
+    let e = client
+        .propose_add("1", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!((e.status, e.class()), (Some(500), ErrorClass::Transient));
+
+    replay(
+        &fake,
+        "/shadow_attributes/edit/",
+        "48_orgB_shadow_attributes_edit_existing_attribute.json",
+    );
+    let p = client
+        .propose_edit("1", &serde_json::json!({"value": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(p.old_id, "1");
+
+    replay(
+        &fake,
+        "/shadow_attributes/delete/",
+        "49_orgB_shadow_attributes_delete_proposal_for_attribute.json",
+    );
+    client.propose_delete("1").await.unwrap();
+
+    replay(
+        &fake,
+        "/shadow_attributes/index/",
+        "55_admin_shadow_attributes_index_event.json",
+    );
+    assert_eq!(client.proposals("1").await.unwrap().len(), 4);
+
+    replay(
+        &fake,
+        "/sharing_groups/view/",
+        "84_sharing_groups_view.json",
+    );
+    assert_eq!(
+        client.sharing_group(1).await.unwrap().unwrap().name,
+        "SG A+B"
+    );
+
+    replay(
+        &fake,
+        "/tags/removeTagFromObject",
+        "115_p2_tags_removeTagFromObject_event_uuid.json",
+    );
+    client.remove_tag(ev_uuid, "tlp:green").await.unwrap();
+
+    // 200 with {"saved": false} is a failure (MISP's habit on tag and proposal-delete endpoints).
+    fake.fault(Fault {
+        path_prefix: "/tags/removeTagFromObject".into(),
+        status: 200,
+        headers: vec![],
+        body: r#"{"saved":false,"errors":"Invalid Tag."}"#.into(),
+        delay: Duration::ZERO,
+    });
+    let e = client.remove_tag(ev_uuid, "nope").await.unwrap_err();
+    assert!(e.message.contains("Invalid Tag."), "{e}");
+}
