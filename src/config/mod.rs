@@ -303,6 +303,29 @@ impl MispConfig {
     }
 }
 
+/// One environment variable the configuration reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVarInfo {
+    /// Variable name (`MISP_URL`).
+    pub name: &'static str,
+    /// Dotted key it sets (`misp.url`).
+    pub key: String,
+    /// Whether `<name>_FILE` is also accepted (secrets).
+    pub accepts_file: bool,
+}
+
+/// Every environment variable the configuration reads (the table in `docs/configuration.md`).
+pub fn environment_variables() -> Vec<EnvVarInfo> {
+    env::ENV_VARS
+        .iter()
+        .map(|v| EnvVarInfo {
+            name: v.name,
+            key: env::dotted(v.path),
+            accepts_file: v.kind == env::Kind::Secret,
+        })
+        .collect()
+}
+
 /// Read and parse the YAML file into a JSON object tree.
 fn read_yaml(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
     let read_err = |source| ConfigError::Read {

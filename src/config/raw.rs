@@ -25,6 +25,7 @@ use crate::telemetry::logging::{self, LogFormat};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping of sections (misp, amqp, connector, limits)")]
 struct RawConfig {
     #[serde(default)]
     misp: RawMisp,
@@ -38,6 +39,7 @@ struct RawConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of misp settings")]
 struct RawMisp {
     url: Option<String>,
     #[serde(deserialize_with = "secret")]
@@ -87,6 +89,7 @@ impl Default for RawMisp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of amqp settings")]
 struct RawAmqp {
     #[serde(deserialize_with = "secret")]
     url: Option<SecretString>,
@@ -135,6 +138,7 @@ impl Default for RawAmqp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of amqp.tls settings")]
 struct RawTls {
     ca_file: Option<PathBuf>,
     verify: bool,
@@ -151,6 +155,7 @@ impl Default for RawTls {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of connector settings")]
 struct RawConnector {
     concurrency: u64,
     max_attempts: u64,
@@ -163,6 +168,9 @@ struct RawConnector {
     metrics_port: u16,
     metrics_bind: IpAddr,
 }
+
+/// The placeholder `config.yml.sample` uses for values every operator must set.
+const PLACEHOLDER: &str = "ChangeMe";
 
 /// Defaults of the `connector:` section (also used by `docs/configuration.md`).
 pub(crate) const DEFAULT_CONCURRENCY: u64 = 16;
@@ -347,7 +355,13 @@ fn build_misp(c: &Check<'_>, m: RawMisp) -> Result<MispConfig, ConfigError> {
     if key.trim().is_empty() {
         return Err(c.err("misp.api_key", "must not be empty"));
     }
-    if key.trim() != key || HeaderValue::from_str(key).is_err() {
+    if key == PLACEHOLDER {
+        return Err(c.err(
+            "misp.api_key",
+            "is still the sample's 'ChangeMe': set the MISP automation key",
+        ));
+    }
+    if key.chars().any(char::is_whitespace) || HeaderValue::from_str(key).is_err() {
         return Err(c.err(
             "misp.api_key",
             "contains whitespace or characters not allowed in an HTTP header (value not shown)",
@@ -358,6 +372,12 @@ fn build_misp(c: &Check<'_>, m: RawMisp) -> Result<MispConfig, ConfigError> {
         .organisation_id
         .ok_or_else(|| Check::missing("misp.organisation_id"))?;
     let organisation_id = organisation_id.trim().to_string();
+    if organisation_id == PLACEHOLDER {
+        return Err(c.err(
+            "misp.organisation_id",
+            "is still the sample's 'ChangeMe': set your organisation's MISP id",
+        ));
+    }
     if organisation_id.is_empty() || organisation_id.len() > 64 {
         return Err(c.err(
             "misp.organisation_id",
