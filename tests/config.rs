@@ -809,3 +809,60 @@ fn sharing_group_is_only_mapped_with_distribution_four() {
     assert_eq!(c.misp.mapping_options().sharing_group_id, None);
     assert_eq!(c.misp.mapping_options().distribution, 1);
 }
+
+#[test]
+fn compose_file_configures_the_connector_with_known_variables() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docker-compose.yml"))
+        .unwrap_or_else(|e| panic!("docker-compose.yml: {e}"));
+    let compose: serde_json::Value =
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("docker-compose.yml: {e}"));
+    let svc = &compose["services"]["misp-connector"];
+    assert_eq!(svc["deploy"]["replicas"], 2, "{svc}");
+    let health = svc["healthcheck"]["test"].to_string();
+    assert!(health.contains("/healthz"), "{health}");
+    for dep in ["rabbitmq", "misp-core"] {
+        assert_eq!(
+            svc["depends_on"][dep]["condition"], "service_healthy",
+            "{svc}"
+        );
+    }
+    let known: Vec<&str> = environment_variables().iter().map(|v| v.name).collect();
+    let Some(vars) = svc["environment"].as_object() else {
+        panic!("environment should be a mapping: {svc}")
+    };
+    assert!(vars.contains_key("MISP_URL") && vars.contains_key("AMQP_QUEUE"));
+    for name in vars.keys() {
+        assert!(
+            known.contains(&name.as_str()),
+            "{name} is not a configuration variable"
+        );
+    }
+    // With its variables resolved to their defaults, the compose environment is a valid configuration.
+    let resolved: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                resolve_compose_defaults(v.as_str().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let c = ok(Config::load(None, &resolved));
+    assert!(c.amqp().is_ok());
+}
+
+/// Replace `${NAME:-default}` by `default`, as compose does when NAME is unset.
+fn resolve_compose_defaults(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').unwrap_or(after.len());
+        let inner = &after[..end];
+        out.push_str(inner.split_once(":-").map_or("", |(_, d)| d));
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}

@@ -228,3 +228,48 @@ fn pretty_logs_are_plain_text() {
         "no ANSI escapes when ansi is off: {text:?}"
     );
 }
+
+/// The container health check (Dockerfile and docker-compose.yml) speaks HTTP/1.0 through bash's /dev/tcp:
+/// run that exact command against a live server.
+#[tokio::test]
+async fn container_healthcheck_command_passes_against_the_server() {
+    let compose =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docker-compose.yml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let compose: serde_json::Value =
+        serde_saphyr::from_str(&compose).unwrap_or_else(|e| panic!("{e}"));
+    let test = &compose["services"]["misp-connector"]["healthcheck"]["test"];
+    let script = test[3]
+        .as_str()
+        .unwrap_or_else(|| panic!("unexpected healthcheck {test}"));
+    assert_eq!(test[1], "bash");
+
+    let shutdown = CancellationToken::new();
+    let server = Server::bind("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = server.local_addr().map(|a| a.port()).unwrap_or_default();
+    let task = tokio::spawn(server.run(Metrics::new(), Readiness::new(), shutdown.clone()));
+
+    let script = script.replace("/9095", &format!("/{port}"));
+    let status = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .await
+        .unwrap_or_else(|e| panic!("bash: {e}"));
+    assert!(status.success(), "health check failed: {script}");
+
+    // The same probe against /readyz (not ready) must fail: the grep really checks the status.
+    let not_ready = script.replace("/healthz", "/readyz");
+    let status = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&not_ready)
+        .status()
+        .await
+        .unwrap_or_else(|e| panic!("bash: {e}"));
+    assert!(!status.success(), "probe should fail on 503: {not_ready}");
+
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}
