@@ -866,3 +866,19 @@ fn resolve_compose_defaults(value: &str) -> String {
     out.push_str(rest);
     out
 }
+
+#[test]
+fn unknown_section_variables_are_reported_not_fatal() {
+    let c = ok(Config::load(
+        None,
+        &required_env(&[("MISP_SSL_VERIFY", "false"), ("HOME", "/root")]),
+    ));
+    assert!(
+        c.misp.ssl_check,
+        "an unknown variable must not change anything"
+    );
+    assert_eq!(
+        c.ignored_environment(),
+        ["MISP_SSL_VERIFY is not read by misp-connector (did you mean MISP_SSL_CHECK?)"]
+    );
+}

@@ -44,6 +44,8 @@ pub struct Config {
     amqp: AmqpSection,
     pub connector: ConnectorConfig,
     pub limits: Limits,
+    /// Environment variables with a section prefix that are not settings (see [`Config::ignored_environment`]).
+    ignored_env: Vec<String>,
 }
 
 /// `misp:` — where and how events are written.
@@ -249,7 +251,8 @@ impl Config {
             None => serde_json::Map::new(),
         };
         let from_env = env::overlay(&mut root, env)?;
-        let config = raw::build(root, &from_env)?;
+        let mut config = raw::build(root, &from_env)?;
+        config.ignored_env = env::unrecognised(env);
         tracing::debug!(config = ?config, file = ?path, "configuration loaded");
         Ok(config)
     }
@@ -272,6 +275,13 @@ impl Config {
             AmqpSection::Ready(a) => Ok(a),
             AmqpSection::Missing { key, env } => Err(ConfigError::Missing { key, env }),
         }
+    }
+
+    /// One line per environment variable that looks like a setting (`MISP_…`, `AMQP_…`, `CONNECTOR_…`,
+    /// `LIMITS_…`) but is not one, e.g. `MISP_SSL_VERIFY is not read by misp-connector (did you mean
+    /// MISP_SSL_CHECK?)`. Log them as warnings once logging is up.
+    pub fn ignored_environment(&self) -> &[String] {
+        &self.ignored_env
     }
 
     /// Options for the pure conversion (limits + event settings).

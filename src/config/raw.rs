@@ -327,6 +327,7 @@ pub(super) fn build(
         amqp,
         connector,
         limits,
+        ignored_env: Vec::new(),
     })
 }
 
