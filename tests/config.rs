@@ -882,3 +882,32 @@ fn unknown_section_variables_are_reported_not_fatal() {
         ["MISP_SSL_VERIFY is not read by misp-connector (did you mean MISP_SSL_CHECK?)"]
     );
 }
+
+#[test]
+fn booleans_accept_common_spellings() {
+    for (value, expected) in [
+        ("true", true),
+        ("TRUE", true),
+        ("yes", true),
+        ("On", true),
+        ("1", true),
+        ("false", false),
+        ("False", false),
+        ("no", false),
+        ("off", false),
+        ("0", false),
+    ] {
+        let c = ok(Config::load(
+            None,
+            &required_env(&[("MISP_SSL_CHECK", value)]),
+        ));
+        assert_eq!(c.misp.ssl_check, expected, "MISP_SSL_CHECK={value}");
+    }
+    let c = ok(load_yaml("misp:\n  publish: yes\n", &required_env(&[])));
+    assert!(c.misp.publish);
+    let msg = err(Config::load(None, &required_env(&[("MISP_PUBLISH", "2")])));
+    assert!(
+        msg.starts_with("MISP_PUBLISH (misp.publish): expected a boolean"),
+        "{msg}"
+    );
+}

@@ -46,12 +46,14 @@ struct RawMisp {
     api_key: Option<SecretString>,
     #[serde(deserialize_with = "string_or_int")]
     organisation_id: Option<String>,
+    #[serde(deserialize_with = "flexible_bool")]
     ssl_check: bool,
     ca_file: Option<PathBuf>,
     sharing_group_id: Option<u64>,
     distribution: u64,
     threat_level: u64,
     analysis: u64,
+    #[serde(deserialize_with = "flexible_bool")]
     publish: bool,
     extra_tags: Vec<String>,
     request_timeout: u64,
@@ -99,8 +101,10 @@ struct RawAmqp {
     #[serde(deserialize_with = "secret")]
     password: Option<SecretString>,
     vhost: Option<String>,
+    #[serde(deserialize_with = "flexible_bool")]
     use_tls: bool,
     queue: Option<String>,
+    #[serde(deserialize_with = "flexible_bool")]
     declare: bool,
     queue_type: QueueType,
     dead_letter_queue: Option<String>,
@@ -141,6 +145,7 @@ impl Default for RawAmqp {
 #[serde(expecting = "a mapping of amqp.tls settings")]
 struct RawTls {
     ca_file: Option<PathBuf>,
+    #[serde(deserialize_with = "flexible_bool")]
     verify: bool,
 }
 
@@ -207,6 +212,30 @@ fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Er
             "expected a string (value not shown: it is a secret)",
         )),
     }
+}
+
+/// A boolean, also spelt `yes`/`no`, `on`/`off`, `1`/`0` (any case): pycti and shell habits.
+fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v = Value::deserialize(d)?;
+    let parsed = match &v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_u64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Some(true),
+            "false" | "no" | "off" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "expected a boolean (true/false, yes/no, on/off, 1/0), got {v}"
+        ))
+    })
 }
 
 /// A string or an integer, kept as a string (MISP organisation ids are numeric, uuids are not).
