@@ -911,3 +911,50 @@ fn booleans_accept_common_spellings() {
         "{msg}"
     );
 }
+
+#[test]
+fn client_settings_carry_every_misp_connection_setting() {
+    let ca = write_file("-----BEGIN CERTIFICATE-----\n");
+    let c = ok(Config::load(
+        None,
+        &required_env(&[
+            ("MISP_URL", "https://misp.example.org/prefix"),
+            ("MISP_SSL_CHECK", "false"),
+            ("MISP_CA_FILE", &ca.path().display().to_string()),
+            ("MISP_REQUEST_TIMEOUT", "7"),
+            ("MISP_USER_AGENT", "ua/1"),
+            ("MISP_PROXY_SERVER", "http://u:proxyPa55w0rd@proxy:3128"),
+            ("MISP_ADDITIONAL_HEADERS", r#"{"X-Token": "headerT0ken"}"#),
+        ]),
+    ));
+    let s = c.misp.client_settings();
+    assert_eq!(s.url, "https://misp.example.org/prefix");
+    assert_eq!(s.api_key.expose_secret(), KEY);
+    assert!(!s.verify_tls);
+    assert_eq!(s.ca_file.as_deref(), Some(ca.path()));
+    assert_eq!(s.timeout, Duration::from_secs(7));
+    assert_eq!(s.user_agent, "ua/1");
+    assert_eq!(
+        s.proxy.as_deref(),
+        Some("http://u:proxyPa55w0rd@proxy:3128/")
+    );
+    assert_eq!(
+        s.additional_headers.get("X-Token").map(String::as_str),
+        Some("headerT0ken")
+    );
+    let debug = format!("{s:?}");
+    for secret in SECRETS {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    // The client accepts what the configuration accepted (the CA file above is not a real certificate).
+    let mut without_ca = s.clone();
+    without_ca.ca_file = None;
+    if let Err(e) = misp_connector::misp::client::MispClient::new(&without_ca) {
+        panic!("client refuses the configured settings: {e}");
+    }
+    let msg = err(Config::load(
+        None,
+        &required_env(&[("MISP_ADDITIONAL_HEADERS", r#"{"X-MISP-AUTH": "x"}"#)]),
+    ));
+    assert!(msg.contains("misp.additional_headers.X-MISP-AUTH"), "{msg}");
+}

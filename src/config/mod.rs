@@ -27,6 +27,7 @@ use crate::convert::ConvertOptions;
 use crate::error::{Classify, ErrorClass};
 use crate::limits::Limits;
 use crate::mapping::{FourBytePolicy, MappingOptions};
+use crate::misp::client::ClientSettings;
 use crate::telemetry::logging::LogFormat;
 
 pub use secret::{AdditionalHeaders, SecretUrl};
@@ -334,6 +335,31 @@ pub fn environment_variables() -> Vec<EnvVarInfo> {
             accepts_file: v.kind == env::Kind::Secret,
         })
         .collect()
+}
+
+impl MispConfig {
+    /// Settings for [`crate::misp::client::MispClient`]: URL, key, TLS verification and CA file, timeout,
+    /// user agent, proxy and additional headers.
+    pub fn client_settings(&self) -> ClientSettings {
+        use secrecy::ExposeSecret;
+        ClientSettings {
+            url: self.url.to_string(),
+            api_key: self.api_key.clone(),
+            verify_tls: self.ssl_check,
+            ca_file: self.ca_file.clone(),
+            timeout: self.request_timeout,
+            user_agent: self.user_agent.clone(),
+            proxy: self
+                .proxy_server
+                .as_ref()
+                .map(|p| p.expose_secret().to_owned()),
+            additional_headers: self
+                .additional_headers
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
 }
 
 /// Read and parse the YAML file into a JSON object tree.

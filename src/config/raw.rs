@@ -471,7 +471,10 @@ fn build_misp(c: &Check<'_>, m: RawMisp) -> Result<MispConfig, ConfigError> {
         if HeaderValue::from_str(&value).is_err() {
             return Err(c.err(&key, "invalid header value (value not shown)"));
         }
-        if matches!(parsed.as_str(), "authorization" | "content-type" | "accept") {
+        if matches!(
+            parsed.as_str(),
+            "authorization" | "x-misp-auth" | "content-type" | "accept"
+        ) {
             return Err(c.err(
                 &key,
                 "this header is set by the connector and cannot be overridden",
