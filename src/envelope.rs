@@ -98,6 +98,12 @@ pub fn decode<'a>(body: &'a [u8], limits: &Limits) -> Result<Envelope<'a>, Envel
             e.column()
         ))
     })?;
+    // serde also reads a struct from a JSON array: insist on an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(EnvelopeError::NotJson(
+            "not a JSON object at line 1 column 1".into(),
+        ));
+    }
     let Some(content) = probe.content else {
         return Ok(Envelope {
             bundle: Cow::Borrowed(body),

@@ -222,9 +222,9 @@ impl Drop for Admission {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn opens_after_threshold_and_probes_after_cooldown() {
-        let b = Arc::new(CircuitBreaker::new(3, Duration::from_secs(10)));
+        let b = Arc::new(CircuitBreaker::new(3, Duration::from_millis(100)));
         for _ in 0..2 {
             b.admit().await.failure(None);
             assert_eq!(b.state(), BreakerState::Closed);
@@ -235,7 +235,7 @@ mod tests {
         let start = Instant::now();
         let a = b.admit().await;
         assert!(a.is_probe());
-        assert!(start.elapsed() >= Duration::from_secs(10));
+        assert!(start.elapsed() >= Duration::from_millis(90));
         assert_eq!(b.state(), BreakerState::HalfOpen);
 
         // A second caller waits for the probe's outcome.
@@ -248,9 +248,9 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn failed_probe_reopens() {
-        let b = Arc::new(CircuitBreaker::new(1, Duration::from_secs(5)));
+        let b = Arc::new(CircuitBreaker::new(1, Duration::from_millis(50)));
         b.admit().await.failure(None);
         let probe = b.admit().await;
         assert!(probe.is_probe());
@@ -258,17 +258,17 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn retry_after_opens_at_once_for_that_long() {
         let b = Arc::new(CircuitBreaker::new(5, Duration::from_secs(1)));
-        b.admit().await.failure(Some(Duration::from_secs(20)));
+        b.admit().await.failure(Some(Duration::from_millis(200)));
         assert_eq!(b.state(), BreakerState::Open);
         let start = Instant::now();
         b.wait_not_open().await;
-        assert!(start.elapsed() >= Duration::from_secs(20));
+        assert!(start.elapsed() >= Duration::from_millis(190));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn success_resets_the_failure_count() {
         let b = Arc::new(CircuitBreaker::new(2, Duration::from_secs(1)));
         b.admit().await.failure(None);
@@ -277,9 +277,9 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn abandoned_probe_lets_another_probe() {
-        let b = Arc::new(CircuitBreaker::new(1, Duration::from_secs(1)));
+        let b = Arc::new(CircuitBreaker::new(1, Duration::from_millis(50)));
         b.admit().await.failure(None);
         let probe = b.admit().await;
         assert!(probe.is_probe());

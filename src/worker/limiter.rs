@@ -2,7 +2,7 @@
 //!
 //! MISP slows down long before it fails (BRIEF §9: 148 ms per small event alone, seconds under load). The worker
 //! starts at `max` stories in flight; a request slower than the latency target, or a transient failure, cuts the
-//! limit by a quarter (at most once per second); every `limit` fast successes raise it by one, up to `max`.
+//! limit by a quarter (at most once per latency target, capped at one second); every `limit` fast successes raise it by one, up to `max`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub struct AdaptiveLimit {
     latency_target: Duration,
 }
 
-/// Minimum time between two decreases, so a burst of slow answers counts as one signal.
+/// Longest minimum time between two decreases (a burst of slow answers counts as one signal).
 const DECREASE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl AdaptiveLimit {
@@ -52,6 +52,11 @@ impl AdaptiveLimit {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Minimum time between two decreases: the latency target, at most one second.
+    fn decrease_interval(&self) -> Duration {
+        self.latency_target.min(DECREASE_INTERVAL)
     }
 
     /// The current limit.
@@ -95,7 +100,7 @@ impl AdaptiveLimit {
         if failed || latency > self.latency_target {
             let recently = inner
                 .last_decrease
-                .is_some_and(|t| now.duration_since(t) < DECREASE_INTERVAL);
+                .is_some_and(|t| now.duration_since(t) < self.decrease_interval());
             if !recently {
                 let new = (inner.limit * 3 / 4).max(self.min);
                 if new != inner.limit {
@@ -146,7 +151,7 @@ impl Drop for Permit {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn bounds_in_flight() {
         let l = Arc::new(AdaptiveLimit::new(1, 2, Duration::from_secs(1)));
         let a = l.acquire().await;
@@ -161,16 +166,16 @@ mod tests {
         assert_eq!(l.in_flight(), 2);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn slow_answers_lower_and_fast_ones_raise() {
-        let l = AdaptiveLimit::new(2, 16, Duration::from_millis(500));
+        let l = AdaptiveLimit::new(2, 16, Duration::from_millis(50));
         assert_eq!(l.limit(), 16);
-        l.observe(Duration::from_secs(2), false);
+        l.observe(Duration::from_millis(100), false);
         assert_eq!(l.limit(), 12);
         // A burst within a second counts once.
-        l.observe(Duration::from_secs(2), false);
+        l.observe(Duration::from_millis(100), false);
         assert_eq!(l.limit(), 12);
-        tokio::time::advance(DECREASE_INTERVAL).await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
         l.observe(Duration::ZERO, true);
         assert_eq!(l.limit(), 9);
         for _ in 0..9 {
@@ -179,11 +184,11 @@ mod tests {
         assert_eq!(l.limit(), 10);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn never_below_min_nor_above_max() {
         let l = AdaptiveLimit::new(3, 4, Duration::from_millis(1));
         for _ in 0..10 {
-            tokio::time::advance(DECREASE_INTERVAL).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
             l.observe(Duration::from_secs(1), true);
         }
         assert_eq!(l.limit(), 3);

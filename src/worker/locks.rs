@@ -68,7 +68,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn same_story_is_serialised_other_stories_are_not() {
         let locks = Arc::new(StoryLocks::default());
         let a = Uuid::from_u128(1);
