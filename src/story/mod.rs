@@ -6,6 +6,9 @@
 //! Extraction ([`extract`]) only finds and normalises; turning a story into MISP is [`crate::mapping`]'s job.
 
 pub mod extract;
+pub mod native;
+pub mod presenter;
+pub mod tlp;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
