@@ -44,6 +44,8 @@ pub struct Config {
     amqp: AmqpSection,
     pub connector: ConnectorConfig,
     pub limits: Limits,
+    /// Environment variables with a section prefix that are not settings (see [`Config::ignored_environment`]).
+    ignored_env: Vec<String>,
 }
 
 /// `misp:` — where and how events are written.
@@ -249,7 +251,8 @@ impl Config {
             None => serde_json::Map::new(),
         };
         let from_env = env::overlay(&mut root, env)?;
-        let config = raw::build(root, &from_env)?;
+        let mut config = raw::build(root, &from_env)?;
+        config.ignored_env = env::unrecognised(env);
         tracing::debug!(config = ?config, file = ?path, "configuration loaded");
         Ok(config)
     }
@@ -272,6 +275,13 @@ impl Config {
             AmqpSection::Ready(a) => Ok(a),
             AmqpSection::Missing { key, env } => Err(ConfigError::Missing { key, env }),
         }
+    }
+
+    /// One line per environment variable that looks like a setting (`MISP_…`, `AMQP_…`, `CONNECTOR_…`,
+    /// `LIMITS_…`) but is not one, e.g. `MISP_SSL_VERIFY is not read by misp-connector (did you mean
+    /// MISP_SSL_CHECK?)`. Log them as warnings once logging is up.
+    pub fn ignored_environment(&self) -> &[String] {
+        &self.ignored_env
     }
 
     /// Options for the pure conversion (limits + event settings).
@@ -301,6 +311,29 @@ impl MispConfig {
             four_byte: self.four_byte_chars,
         }
     }
+}
+
+/// One environment variable the configuration reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVarInfo {
+    /// Variable name (`MISP_URL`).
+    pub name: &'static str,
+    /// Dotted key it sets (`misp.url`).
+    pub key: String,
+    /// Whether `<name>_FILE` is also accepted (secrets).
+    pub accepts_file: bool,
+}
+
+/// Every environment variable the configuration reads (the table in `docs/configuration.md`).
+pub fn environment_variables() -> Vec<EnvVarInfo> {
+    env::ENV_VARS
+        .iter()
+        .map(|v| EnvVarInfo {
+            name: v.name,
+            key: env::dotted(v.path),
+            accepts_file: v.kind == env::Kind::Secret,
+        })
+        .collect()
 }
 
 /// Read and parse the YAML file into a JSON object tree.

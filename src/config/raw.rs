@@ -25,6 +25,7 @@ use crate::telemetry::logging::{self, LogFormat};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping of sections (misp, amqp, connector, limits)")]
 struct RawConfig {
     #[serde(default)]
     misp: RawMisp,
@@ -38,18 +39,21 @@ struct RawConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of misp settings")]
 struct RawMisp {
     url: Option<String>,
     #[serde(deserialize_with = "secret")]
     api_key: Option<SecretString>,
     #[serde(deserialize_with = "string_or_int")]
     organisation_id: Option<String>,
+    #[serde(deserialize_with = "flexible_bool")]
     ssl_check: bool,
     ca_file: Option<PathBuf>,
     sharing_group_id: Option<u64>,
     distribution: u64,
     threat_level: u64,
     analysis: u64,
+    #[serde(deserialize_with = "flexible_bool")]
     publish: bool,
     extra_tags: Vec<String>,
     request_timeout: u64,
@@ -87,6 +91,7 @@ impl Default for RawMisp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of amqp settings")]
 struct RawAmqp {
     #[serde(deserialize_with = "secret")]
     url: Option<SecretString>,
@@ -96,8 +101,10 @@ struct RawAmqp {
     #[serde(deserialize_with = "secret")]
     password: Option<SecretString>,
     vhost: Option<String>,
+    #[serde(deserialize_with = "flexible_bool")]
     use_tls: bool,
     queue: Option<String>,
+    #[serde(deserialize_with = "flexible_bool")]
     declare: bool,
     queue_type: QueueType,
     dead_letter_queue: Option<String>,
@@ -135,8 +142,10 @@ impl Default for RawAmqp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of amqp.tls settings")]
 struct RawTls {
     ca_file: Option<PathBuf>,
+    #[serde(deserialize_with = "flexible_bool")]
     verify: bool,
 }
 
@@ -151,6 +160,7 @@ impl Default for RawTls {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[serde(expecting = "a mapping of connector settings")]
 struct RawConnector {
     concurrency: u64,
     max_attempts: u64,
@@ -163,6 +173,9 @@ struct RawConnector {
     metrics_port: u16,
     metrics_bind: IpAddr,
 }
+
+/// The placeholder `config.yml.sample` uses for values every operator must set.
+const PLACEHOLDER: &str = "ChangeMe";
 
 /// Defaults of the `connector:` section (also used by `docs/configuration.md`).
 pub(crate) const DEFAULT_CONCURRENCY: u64 = 16;
@@ -199,6 +212,30 @@ fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Er
             "expected a string (value not shown: it is a secret)",
         )),
     }
+}
+
+/// A boolean, also spelt `yes`/`no`, `on`/`off`, `1`/`0` (any case): pycti and shell habits.
+fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v = Value::deserialize(d)?;
+    let parsed = match &v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_u64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Some(true),
+            "false" | "no" | "off" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "expected a boolean (true/false, yes/no, on/off, 1/0), got {v}"
+        ))
+    })
 }
 
 /// A string or an integer, kept as a string (MISP organisation ids are numeric, uuids are not).
@@ -319,6 +356,7 @@ pub(super) fn build(
         amqp,
         connector,
         limits,
+        ignored_env: Vec::new(),
     })
 }
 
@@ -347,7 +385,13 @@ fn build_misp(c: &Check<'_>, m: RawMisp) -> Result<MispConfig, ConfigError> {
     if key.trim().is_empty() {
         return Err(c.err("misp.api_key", "must not be empty"));
     }
-    if key.trim() != key || HeaderValue::from_str(key).is_err() {
+    if key == PLACEHOLDER {
+        return Err(c.err(
+            "misp.api_key",
+            "is still the sample's 'ChangeMe': set the MISP automation key",
+        ));
+    }
+    if key.chars().any(char::is_whitespace) || HeaderValue::from_str(key).is_err() {
         return Err(c.err(
             "misp.api_key",
             "contains whitespace or characters not allowed in an HTTP header (value not shown)",
@@ -358,6 +402,12 @@ fn build_misp(c: &Check<'_>, m: RawMisp) -> Result<MispConfig, ConfigError> {
         .organisation_id
         .ok_or_else(|| Check::missing("misp.organisation_id"))?;
     let organisation_id = organisation_id.trim().to_string();
+    if organisation_id == PLACEHOLDER {
+        return Err(c.err(
+            "misp.organisation_id",
+            "is still the sample's 'ChangeMe': set your organisation's MISP id",
+        ));
+    }
     if organisation_id.is_empty() || organisation_id.len() > 64 {
         return Err(c.err(
             "misp.organisation_id",
