@@ -40,6 +40,7 @@ use crate::convert::Converted;
 use crate::envelope;
 use crate::error::ErrorClass;
 use crate::sync::SyncOutcome;
+use crate::telemetry::metrics::{BreakerState as MetricsBreaker, Metrics};
 
 /// Why the worker stopped with an error (everything else is retried forever).
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +87,8 @@ pub async fn connect(s: &WorkerSettings) -> Result<Connection, ConnectError> {
     if uri.query.connection_timeout.is_none() {
         uri.query.connection_timeout = Some(10_000);
     }
-    let props = ConnectionProperties::default().with_connection_name("misp-connector".into());
+    let props =
+        ConnectionProperties::default().with_connection_name(s.connection_name.as_str().into());
     let amqp = |source| ConnectError::Amqp {
         url: s.redacted_url(),
         source,
@@ -119,6 +121,27 @@ struct Ctx<P> {
     policy: RetryPolicy,
     locks: StoryLocks,
     state: Arc<WorkerState>,
+    metrics: Option<Metrics>,
+}
+
+impl<P> Ctx<P> {
+    fn metrics(&self, f: impl FnOnce(&Metrics)) {
+        if let Some(m) = &self.metrics {
+            f(m);
+        }
+    }
+
+    /// Publish the limiter and breaker gauges.
+    fn gauges(&self) {
+        self.metrics(|m| {
+            m.set_concurrency_limit(self.state.limiter.limit());
+            m.set_circuit_breaker(match self.state.breaker.state() {
+                BreakerState::Closed => MetricsBreaker::Closed,
+                BreakerState::HalfOpen => MetricsBreaker::HalfOpen,
+                BreakerState::Open => MetricsBreaker::Open,
+            });
+        });
+    }
 }
 
 /// A configured worker; [`Worker::run`] runs it until the shutdown token is cancelled.
@@ -152,15 +175,25 @@ impl<P: StoryProcessor> Worker<P> {
                 policy,
                 locks: StoryLocks::default(),
                 state,
+                metrics: None,
             }),
         })
     }
 
     /// Use another conversion function (tests, tools).
     pub fn with_converter(self, convert: ConvertFn) -> Worker<P> {
+        self.edit(|ctx| ctx.convert = convert)
+    }
+
+    /// Report to these Prometheus metrics.
+    pub fn with_metrics(self, metrics: Metrics) -> Worker<P> {
+        self.edit(|ctx| ctx.metrics = Some(metrics))
+    }
+
+    fn edit(self, f: impl FnOnce(&mut Ctx<P>)) -> Worker<P> {
         match Arc::try_unwrap(self.ctx) {
             Ok(mut ctx) => {
-                ctx.convert = convert;
+                f(&mut ctx);
                 Worker { ctx: Arc::new(ctx) }
             }
             // Never shared before `run`; keep the worker unchanged rather than panic.
@@ -189,6 +222,7 @@ impl<P: StoryProcessor> Worker<P> {
             attempt += 1;
             if attempt > 1 {
                 bump(&ctx.state.counters.reconnects);
+                ctx.metrics(Metrics::amqp_reconnected);
             }
             info!(url = %s.redacted_url(), attempt, "connecting to RabbitMQ");
             match connect(s).await {
@@ -196,6 +230,7 @@ impl<P: StoryProcessor> Worker<P> {
                     delays = reconnect_backoff(s);
                     let end = session(&ctx, &conn, &shutdown, &tracker, &abort).await;
                     ctx.state.set_connected(false);
+                    ctx.metrics(|m| m.set_amqp_connected(false));
                     match end {
                         Ok(SessionEnd::Shutdown) => break Ok(()),
                         Ok(SessionEnd::Lost(reason)) => {
@@ -305,6 +340,8 @@ async fn session<P: StoryProcessor>(
         Err(e) => return Ok(lost(&format!("consuming from queue '{}'", s.queue), e)),
     };
     ctx.state.set_connected(true);
+    ctx.metrics(|m| m.set_amqp_connected(true));
+    ctx.gauges();
     info!(queue = %s.queue, prefetch = s.prefetch, concurrency = s.concurrency, "consuming");
 
     let end = loop {
@@ -395,6 +432,7 @@ async fn handle_delivery<P: StoryProcessor>(
     delivery: Delivery,
     abort: CancellationToken,
 ) {
+    ctx.metrics(Metrics::message_received);
     let state = RetryState::from_headers(delivery.properties.headers().as_ref());
     let outcome = tokio::select! {
         biased;
@@ -423,7 +461,10 @@ async fn process_message<P: StoryProcessor>(
         }
     };
     let work_id = env.work_id.clone();
-    let conversion = match (ctx.convert)(&env.bundle, opts) {
+    let started = Instant::now();
+    let converted = (ctx.convert)(&env.bundle, opts);
+    ctx.metrics(|m| m.conversion(started.elapsed()));
+    let conversion = match converted {
         Ok(c) => c,
         Err(e) => {
             return RoundOutcome::Unusable {
@@ -479,12 +520,16 @@ async fn process_story<P: StoryProcessor>(
         let admission = ctx.state.breaker.admit().await;
         let permit = ctx.state.limiter.acquire().await;
         let started = Instant::now();
+        let in_flight = ctx.metrics.as_ref().map(Metrics::in_flight);
         let result = ctx.processor.process(c).await;
+        drop(in_flight);
         let latency = started.elapsed();
         let e = match result {
             Ok(outcome) => {
                 admission.success();
                 permit.observe(latency, false);
+                ctx.gauges();
+                ctx.metrics(|m| m.story_processed(outcome.action.as_str()));
                 debug!(story_id = %story_id, action = outcome.action.as_str(), "story synced");
                 return Ok(outcome);
             }
@@ -513,6 +558,7 @@ async fn process_story<P: StoryProcessor>(
             }
         }
         drop(permit);
+        ctx.gauges();
         let Some(delay) = delays.next() else {
             warn!(story_id = %story_id, error = %e.message, "in-process retries spent");
             return Err(failure);
@@ -555,6 +601,7 @@ async fn settle<P: StoryProcessor>(
                 .is_ok()
             {
                 bump(&ctx.state.counters.dead_lettered);
+                ctx.metrics(|m| m.message_dead_lettered(ErrorClass::Permanent));
                 ack(ctx, delivery).await;
             }
         }
@@ -620,6 +667,7 @@ async fn settle<P: StoryProcessor>(
                     .is_ok()
                     {
                         bump(&ctx.state.counters.retried);
+                        ctx.metrics(|m| m.message_retried(class));
                         ack(ctx, delivery).await;
                     }
                 }
@@ -650,6 +698,12 @@ async fn settle<P: StoryProcessor>(
                         .is_ok()
                     {
                         bump(&ctx.state.counters.dead_lettered);
+                        ctx.metrics(|m| {
+                            m.message_dead_lettered(class);
+                            for _ in &failures {
+                                m.story_processed("failed");
+                            }
+                        });
                         ack(ctx, delivery).await;
                     }
                 }

@@ -130,3 +130,12 @@ impl WorkerState {
 fn bump(a: &AtomicU64) {
     a.fetch_add(1, Ordering::Relaxed);
 }
+
+impl StoryProcessor for crate::sync::Syncer {
+    fn process(
+        &self,
+        story: &Converted,
+    ) -> impl Future<Output = Result<SyncOutcome, SyncError>> + Send {
+        self.sync(story)
+    }
+}

@@ -65,6 +65,8 @@ pub struct WorkerSettings {
     pub heartbeat: u16,
     /// TLS options for `amqps://`.
     pub tls: TlsSettings,
+    /// Connection name shown by RabbitMQ (`rabbitmqctl list_connections client_properties`).
+    pub connection_name: String,
     /// Most stories processed at once by this worker (upper bound of the adaptive limit).
     pub concurrency: usize,
     /// Lower bound of the adaptive limit.
@@ -113,6 +115,7 @@ impl WorkerSettings {
             prefetch: 32,
             heartbeat: 30,
             tls: TlsSettings::default(),
+            connection_name: "misp-connector".into(),
             concurrency: 16,
             min_concurrency: 1,
             latency_target: Duration::from_secs(5),
