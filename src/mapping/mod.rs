@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use uuid::Uuid;
 
 use crate::error::Warning;
@@ -182,7 +182,7 @@ pub fn story_to_event(
         threat_level_id: opts.threat_level_id,
         analysis: opts.analysis,
         published: opts.published,
-        timestamp: story.version().map(|t| t.timestamp()),
+        timestamp: story.version().map(|t| t.timestamp()).filter(|t| *t > 0),
         extends_uuid: None,
         attributes,
         objects,
@@ -209,18 +209,22 @@ fn event_info(story: &Story, warnings: &mut Vec<Warning>) -> String {
 }
 
 /// `date` (`YYYY-MM-DD`, UTC): published, else created, else modified, else the earliest news item
-/// published/collected date, else [`FALLBACK_DATE`].
+/// published/collected date, else [`FALLBACK_DATE`] (also for a date outside the years 1–9999).
 fn event_date(story: &Story) -> String {
     let news =
         |f: fn(&NewsItem) -> Option<DateTime<Utc>>| story.news_items.iter().filter_map(f).min();
-    story
-        .published
-        .or(story.created)
-        .or(story.modified)
-        .or_else(|| news(|n| n.published))
-        .or_else(|| news(|n| n.collected))
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| FALLBACK_DATE.to_owned())
+    [
+        story.published,
+        story.created,
+        story.modified,
+        news(|n| n.published),
+        news(|n| n.collected),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|d| (1..=9999).contains(&d.year()))
+    .map(|d| d.format("%Y-%m-%d").to_string())
+    .unwrap_or_else(|| FALLBACK_DATE.to_owned())
 }
 
 fn clean_all(
@@ -276,7 +280,11 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
         .map(|l| {
             Ok(StoryLink {
                 url: c(&l.url, "links.url")?,
-                news_item_id: l.news_item_id.clone(),
+                news_item_id: l
+                    .news_item_id
+                    .as_deref()
+                    .map(|i| c(i, "links.news_item_id"))
+                    .transpose()?,
                 title: l
                     .title
                     .as_deref()
