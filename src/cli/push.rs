@@ -34,10 +34,15 @@ pub(super) fn load_config(path: Option<&Path>) -> Result<Config, Exit> {
 
 /// Install the logger from the configuration (stderr); a second install is harmless.
 pub(super) fn init_logging(config: &Config) {
-    let _ = misp_connector::telemetry::logging::init(
-        &config.connector.log_level,
-        config.connector.log_format,
-    );
+    use misp_connector::telemetry::logging::{LoggingError, init};
+    match init(&config.connector.log_level, config.connector.log_format) {
+        Ok(()) | Err(LoggingError::AlreadyInstalled) => {}
+        // e.g. an invalid RUST_LOG: say so instead of running without logs.
+        Err(e) => eprintln!("misp-connector: logging not set up: {e}"),
+    }
+    for warning in config.ignored_environment() {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// The MISP client settings of a `misp:` configuration.
