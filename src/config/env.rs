@@ -105,6 +105,21 @@ pub(crate) const ENV_VARS: &[EnvVar] = &[
         &["amqp", "connection_name"],
         Kind::Str,
     ),
+    var(
+        "AMQP_DELIVERY_LIMIT",
+        &["amqp", "delivery_limit"],
+        Kind::Scalar,
+    ),
+    var(
+        "AMQP_RECONNECT_INITIAL_MS",
+        &["amqp", "reconnect_initial_ms"],
+        Kind::Scalar,
+    ),
+    var(
+        "AMQP_RECONNECT_MAX",
+        &["amqp", "reconnect_max"],
+        Kind::Scalar,
+    ),
     var("AMQP_TLS_CA_FILE", &["amqp", "tls", "ca_file"], Kind::Str),
     var("AMQP_TLS_VERIFY", &["amqp", "tls", "verify"], Kind::Scalar),
     var(
@@ -113,8 +128,28 @@ pub(crate) const ENV_VARS: &[EnvVar] = &[
         Kind::Scalar,
     ),
     var(
+        "CONNECTOR_MIN_CONCURRENCY",
+        &["connector", "min_concurrency"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_LATENCY_TARGET_MS",
+        &["connector", "latency_target_ms"],
+        Kind::Scalar,
+    ),
+    var(
         "CONNECTOR_MAX_ATTEMPTS",
         &["connector", "max_attempts"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_IN_PROCESS_RETRIES",
+        &["connector", "in_process_retries"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_IN_PROCESS_RETRY_INITIAL_MS",
+        &["connector", "in_process_retry_initial_ms"],
         Kind::Scalar,
     ),
     var(
@@ -130,6 +165,16 @@ pub(crate) const ENV_VARS: &[EnvVar] = &[
     var(
         "CONNECTOR_IN_PROCESS_RETRY_MAX_MS",
         &["connector", "in_process_retry_max_ms"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_BREAKER_THRESHOLD",
+        &["connector", "breaker_threshold"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_BREAKER_COOLDOWN",
+        &["connector", "breaker_cooldown"],
         Kind::Scalar,
     ),
     var(
@@ -170,6 +215,49 @@ pub(crate) const ENV_VARS: &[EnvVar] = &[
         Kind::Scalar,
     ),
 ];
+
+/// Prefixes of the sections read from the environment.
+const PREFIXES: &[&str] = &["MISP_", "AMQP_", "CONNECTOR_", "LIMITS_"];
+
+/// Names other tools use for our settings (OpenCTI's misp-intel, PyMISP habits).
+const ALIASES: &[(&str, &str)] = &[
+    ("MISP_SSL_VERIFY", "MISP_SSL_CHECK"),
+    ("MISP_VERIFY_SSL", "MISP_SSL_CHECK"),
+    ("MISP_KEY", "MISP_API_KEY"),
+    ("MISP_DISTRIBUTION_LEVEL", "MISP_DISTRIBUTION"),
+    ("MISP_ORG_ID", "MISP_ORGANISATION_ID"),
+    ("MISP_ORGANIZATION_ID", "MISP_ORGANISATION_ID"),
+    ("MISP_TIMEOUT", "MISP_REQUEST_TIMEOUT"),
+    ("MISP_PROXY", "MISP_PROXY_SERVER"),
+    ("AMQP_PASS", "AMQP_PASSWORD"),
+    ("AMQP_USERNAME", "AMQP_USER"),
+];
+
+/// Variables with one of our section prefixes that the connector does not read: one line each, with a hint
+/// when the name is a known alias. Not an error (Kubernetes and Docker links inject `<SERVICE>_PORT`-style
+/// variables), but worth a warning because a typo would otherwise pass silently.
+pub(crate) fn unrecognised(env: &HashMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = env
+        .keys()
+        .filter(|name| PREFIXES.iter().any(|p| name.starts_with(p)))
+        .filter(|name| {
+            !ENV_VARS.iter().any(|v| {
+                v.name == name.as_str()
+                    || (v.kind == Kind::Secret && name.strip_suffix("_FILE") == Some(v.name))
+            })
+        })
+        .map(
+            |name| match ALIASES.iter().find(|(alias, _)| alias == name) {
+                Some((_, ours)) => {
+                    format!("{name} is not read by misp-connector (did you mean {ours}?)")
+                }
+                None => format!("{name} is not read by misp-connector"),
+            },
+        )
+        .collect();
+    out.sort();
+    out
+}
 
 /// Largest secret file accepted (a key or URL is a few hundred bytes).
 const MAX_SECRET_FILE: u64 = 64 * 1024;
@@ -355,6 +443,30 @@ mod tests {
             Some(serde_json::json!(["x,y", "z"]))
         );
         assert!(typed(&v, "[oops".into()).is_err());
+    }
+
+    #[test]
+    fn unrecognised_variables_are_listed_with_hints() {
+        let env: HashMap<String, String> = [
+            ("MISP_SSL_VERIFY", "false"),
+            ("MISP_URL", "x"),
+            ("MISP_API_KEY_FILE", "/k"),
+            ("MISP_URL_FILE", "/u"),
+            ("PATH", "/bin"),
+            ("CONNECTOR_ID", "x"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            unrecognised(&env),
+            vec![
+                "CONNECTOR_ID is not read by misp-connector".to_string(),
+                "MISP_SSL_VERIFY is not read by misp-connector (did you mean MISP_SSL_CHECK?)"
+                    .to_string(),
+                "MISP_URL_FILE is not read by misp-connector".to_string(),
+            ]
+        );
     }
 
     #[test]
