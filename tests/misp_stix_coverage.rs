@@ -204,7 +204,7 @@ fn misp_stix_mapping_samples_coverage() {
                 tally.covered += 1;
             } else {
                 *missing_types.entry(e.0.clone()).or_default() += 1;
-                if missing_examples.len() < 40 {
+                if missing_examples.len() < 40 || std::env::var_os("COVERAGE_VERBOSE").is_some() {
                     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
                     let short: String = e.1.chars().take(60).collect();
                     missing_examples.push(format!(
