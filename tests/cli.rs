@@ -107,6 +107,33 @@ fn convert_reads_stdin_and_pretty_prints() {
     assert_eq!(a, b);
     assert_eq!(a["Event"]["uuid"], "ed13a0b1-4f5f-4c43-bdf2-820ee0d43448");
     assert_eq!(a["Event"]["info"], "Title");
+    // End to end: story, news items, STIX content and the TLP reach the event.
+    let names: Vec<&str> = a["Event"]["Object"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "taranis-news-item").count(),
+        2,
+        "{names:?}"
+    );
+    assert!(names.contains(&"taranis-story"), "{names:?}");
+    let ip = a["Event"]["Attribute"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|at| at["value"] == "203.0.113.45")
+        .expect("the indicator's IP is an attribute");
+    assert_eq!(ip["to_ids"], true);
+    assert!(
+        a["Event"]["Tag"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["name"] == "tlp:clear")
+    );
     // Deterministic: the same bytes twice.
     assert_eq!(run(&["convert", "-"], Some(&bytes)).stdout, compact.stdout);
 }

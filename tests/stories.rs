@@ -644,20 +644,39 @@ fn single_story_rule_adds_unreferenced_content() {
 
 #[test]
 fn same_story_twice_keeps_the_newest_version() {
+    // Versions of one report (same STIX id): the parser keeps the newest.
     let report = |modified: &str, name: &str| json!({"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":name,"modified":modified});
     let input = bundle(json!([
         report("2025-01-01T00:00:00Z", "old"),
         report("2025-02-01T00:00:00Z", "new"),
         report("2024-01-01T00:00:00Z", "older")
     ]));
+    let parsed = parse(&input, &Limits::default()).unwrap();
+    assert_eq!(parsed.warnings.len(), 2, "{:?}", parsed.warnings);
+    let (stories, warnings) = extract_stories(&parsed).unwrap();
+    assert_eq!(stories.len(), 1);
+    assert_eq!(stories[0].title, "new");
+    assert!(warnings.is_empty());
+
+    // A report and a grouping with the same uuid are one story: the newest wins, with a warning.
+    let input = bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"old","modified":"2025-01-01T00:00:00Z"},
+        {"type":"grouping","id":"grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"new","modified":"2025-02-01T00:00:00Z"},
+        {"type":"report","id":"report--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F","name":"oldest","modified":"2024-02-01T00:00:00Z"}
+    ]));
     let (stories, warnings) = stories_of(&input).unwrap();
     assert_eq!(stories.len(), 1);
     assert_eq!(stories[0].title, "new");
+    assert_eq!(
+        stories[0].source_id,
+        "grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+    );
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
-        warnings[0]
-            .message
-            .contains("the version of 2025-02-01T00:00:00+00:00 (report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f) is used, the version of 2025-01-01T00:00:00+00:00 is ignored"),
+        warnings[0].message.contains(
+            "the version of 2025-02-01T00:00:00+00:00 (grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f) is used, \
+             the version of 2025-01-01T00:00:00+00:00 is ignored"
+        ),
         "{}",
         warnings[0]
     );

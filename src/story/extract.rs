@@ -459,6 +459,35 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn container_without_uuid_is_skipped_with_a_warning() {
+        let objects = [
+            serde_json::json!({"type":"report","id":"report--not-a-uuid","name":"bad"}),
+            serde_json::json!({"type":"grouping","id":"grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"good"}),
+        ]
+        .into_iter()
+        .filter_map(Object::from_value)
+        .collect();
+        let bundle = Bundle::from_objects(None, objects, Vec::new());
+        let (stories, warnings) = extract_stories(&bundle).unwrap();
+        assert_eq!(stories.len(), 1);
+        assert_eq!(stories[0].title, "good");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].object_id.as_deref(), Some("report--not-a-uuid"));
+
+        let only_bad = Bundle::from_objects(
+            None,
+            vec![
+                Object::from_value(serde_json::json!({"type":"report","id":"report--x"})).unwrap(),
+            ],
+            Vec::new(),
+        );
+        assert_eq!(
+            extract_stories(&only_bad).unwrap_err(),
+            ExtractError::NoStory
+        );
+    }
+
+    #[test]
     fn timestamps_are_read_leniently() {
         let t = Utc.with_ymd_and_hms(2025, 6, 3, 7, 36, 0).unwrap();
         for s in [
