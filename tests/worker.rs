@@ -613,35 +613,8 @@ async fn reconnects_after_the_broker_closes_the_connection() {
     })
     .await;
 
-    // Close only the worker's connection (named "misp-connector"); keep the test's own.
-    let out = tokio::process::Command::new("rabbitmqctl")
-        .args([
-            "list_connections",
-            "pid",
-            "client_properties",
-            "--no-table-headers",
-            "-q",
-        ])
-        .output()
-        .await
-        .expect("rabbitmqctl is available (run tests as root)");
-    let listing = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut closed = 0;
-    for line in listing.lines().filter(|l| l.contains("misp-connector")) {
-        let pid = line.split_whitespace().next().unwrap();
-        let st = tokio::process::Command::new("rabbitmqctl")
-            .args([
-                "close_connection",
-                pid,
-                "test: broker closes the connection",
-            ])
-            .status()
-            .await
-            .unwrap();
-        assert!(st.success());
-        closed += 1;
-    }
-    assert!(closed >= 1, "the worker's connection was listed: {listing}");
+    // Close only this worker's connection; keep the test's own.
+    close_connections(&q.connection_name()).await;
     let st = Arc::clone(&w.state);
     eventually(10, "reconnected", move || {
         let st = Arc::clone(&st);

@@ -53,7 +53,15 @@ pub fn run(config_path: Option<&Path>) -> Exit {
     };
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        tokio::spawn(wait_for_signal(shutdown.clone()));
+        // Installed before anything else awaits, so an early SIGTERM is a clean shutdown too.
+        let signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("misp-connector: cannot install the SIGTERM/SIGINT handlers: {e}");
+                return Exit::Failure;
+            }
+        };
+        tokio::spawn(signals.wait(shutdown.clone()));
 
         let metadata =
             match MetadataCache::start(client.clone(), startup_settings(&config.misp)).await {
@@ -129,31 +137,42 @@ pub fn run(config_path: Option<&Path>) -> Exit {
     })
 }
 
-/// Cancel `shutdown` on SIGTERM or SIGINT.
-async fn wait_for_signal(shutdown: CancellationToken) {
+/// The SIGTERM/SIGINT handlers.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut term, mut int) = match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(t), Ok(i)) => (t, i),
-            _ => {
-                tracing::error!("cannot install the SIGTERM/SIGINT handlers");
-                return;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT received: shutting down"),
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Register the handlers (from inside the runtime).
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Cancel `shutdown` on the first signal.
+    async fn wait(mut self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM received: shutting down"),
+            _ = self.int.recv() => tracing::info!("SIGINT received: shutting down"),
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_ok() {
             tracing::info!("Ctrl-C received: shutting down");
         }
+        shutdown.cancel();
     }
-    shutdown.cancel();
 }

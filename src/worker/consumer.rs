@@ -358,7 +358,13 @@ async fn session<P: StoryProcessor>(
             _ = shutdown.cancelled() => break SessionEnd::Shutdown,
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let task = handle_delivery(Arc::clone(ctx), publisher.clone(), delivery, abort.clone());
+                    let task = handle_delivery(
+                        Arc::clone(ctx),
+                        publisher.clone(),
+                        delivery,
+                        shutdown.clone(),
+                        abort.clone(),
+                    );
                     tracker.spawn(task);
                 }
                 Some(Err(e)) => break lost("consuming", e),
@@ -411,8 +417,18 @@ struct StoryFailure {
     retry_after: Option<Duration>,
 }
 
+/// How one story's round ended.
+enum StoryEnd {
+    Synced(SyncOutcome),
+    Failed(StoryFailure),
+    /// Shutdown began before the story reached MISP (or between two retries): give the message back.
+    Interrupted,
+}
+
 /// What one round did with a message.
 enum RoundOutcome {
+    /// Shutdown began while some story had not reached MISP: requeue the message.
+    Interrupted,
     /// The body or bundle is unusable: dead-letter at once.
     Unusable {
         message: String,
@@ -430,6 +446,7 @@ async fn handle_delivery<P: StoryProcessor>(
     ctx: Arc<Ctx<P>>,
     publisher: Publisher,
     delivery: Delivery,
+    shutdown: CancellationToken,
     abort: CancellationToken,
 ) {
     ctx.metrics(Metrics::message_received);
@@ -437,10 +454,18 @@ async fn handle_delivery<P: StoryProcessor>(
     let outcome = tokio::select! {
         biased;
         _ = abort.cancelled() => None,
-        o = process_message(&ctx, &delivery, &state) => Some(o),
+        o = process_message(&ctx, &delivery, &state, &shutdown) => Some(o),
     };
     match outcome {
         None => requeue(&ctx, &delivery, "shutdown deadline passed").await,
+        Some(RoundOutcome::Interrupted) => {
+            requeue(
+                &ctx,
+                &delivery,
+                "shutting down before all stories reached MISP",
+            )
+            .await;
+        }
         Some(o) => settle(&ctx, &publisher, &delivery, &state, o).await,
     }
 }
@@ -449,6 +474,7 @@ async fn process_message<P: StoryProcessor>(
     ctx: &Ctx<P>,
     delivery: &Delivery,
     state: &RetryState,
+    shutdown: &CancellationToken,
 ) -> RoundOutcome {
     let opts = &ctx.settings.convert;
     let env = match envelope::decode(&delivery.data, &opts.limits) {
@@ -487,20 +513,27 @@ async fn process_message<P: StoryProcessor>(
         .iter()
         .filter(|c| !state.done.contains(&c.story.id.to_string()))
         .collect();
-    let results = futures_util::future::join_all(todo.iter().map(|c| process_story(ctx, c))).await;
+    let results =
+        futures_util::future::join_all(todo.iter().map(|c| process_story(ctx, c, shutdown))).await;
     let mut synced = Vec::new();
     let mut failures = Vec::new();
+    let mut interrupted = false;
     for r in results {
         match r {
-            Ok(o) => {
+            StoryEnd::Synced(o) => {
                 bump(&ctx.state.counters.stories_synced);
                 synced.push(o);
             }
-            Err(f) => {
+            StoryEnd::Failed(f) => {
                 bump(&ctx.state.counters.stories_failed);
                 failures.push(f);
             }
+            StoryEnd::Interrupted => interrupted = true,
         }
+    }
+    if interrupted {
+        // Stories synced meanwhile are "unchanged" on redelivery: the sync is idempotent.
+        return RoundOutcome::Interrupted;
     }
     RoundOutcome::Stories {
         work_id,
@@ -512,13 +545,26 @@ async fn process_message<P: StoryProcessor>(
 async fn process_story<P: StoryProcessor>(
     ctx: &Ctx<P>,
     c: &Converted,
-) -> Result<SyncOutcome, StoryFailure> {
+    shutdown: &CancellationToken,
+) -> StoryEnd {
     let story_id = c.story.id;
-    let _guard = ctx.locks.lock(story_id).await;
+    // Every wait before a MISP call gives way to shutdown; a call already sent is finished.
+    let _guard = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => return StoryEnd::Interrupted,
+        g = ctx.locks.lock(story_id) => g,
+    };
     let mut delays = ctx.policy.in_process_delays();
     loop {
-        let admission = ctx.state.breaker.admit().await;
-        let permit = ctx.state.limiter.acquire().await;
+        let (admission, permit) = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return StoryEnd::Interrupted,
+            a = async {
+                let admission = ctx.state.breaker.admit().await;
+                let permit = ctx.state.limiter.acquire().await;
+                (admission, permit)
+            } => a,
+        };
         let started = Instant::now();
         let in_flight = ctx.metrics.as_ref().map(Metrics::in_flight);
         let result = ctx.processor.process(c).await;
@@ -531,7 +577,7 @@ async fn process_story<P: StoryProcessor>(
                 ctx.gauges();
                 ctx.metrics(|m| m.story_processed(outcome.action.as_str()));
                 debug!(story_id = %story_id, action = outcome.action.as_str(), "story synced");
-                return Ok(outcome);
+                return StoryEnd::Synced(outcome);
             }
             Err(e) => e,
         };
@@ -546,7 +592,7 @@ async fn process_story<P: StoryProcessor>(
                 admission.success();
                 permit.observe(latency, false);
                 warn!(story_id = %story_id, error = %e.message, "story failed permanently");
-                return Err(failure);
+                return StoryEnd::Failed(failure);
             }
             ErrorClass::Conflict => {
                 admission.success();
@@ -561,12 +607,12 @@ async fn process_story<P: StoryProcessor>(
         ctx.gauges();
         let Some(delay) = delays.next() else {
             warn!(story_id = %story_id, error = %e.message, "in-process retries spent");
-            return Err(failure);
+            return StoryEnd::Failed(failure);
         };
         let wait = delay.max(e.retry_after.unwrap_or_default());
         if !ctx.policy.fits_in_process(wait) {
             info!(story_id = %story_id, wait_ms = wait.as_millis() as u64, "wait too long for an in-process retry");
-            return Err(failure);
+            return StoryEnd::Failed(failure);
         }
         warn!(
             story_id = %story_id,
@@ -575,7 +621,11 @@ async fn process_story<P: StoryProcessor>(
             wait_ms = wait.as_millis() as u64,
             "retrying story"
         );
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return StoryEnd::Interrupted,
+            _ = tokio::time::sleep(wait) => {}
+        }
     }
 }
 
@@ -589,6 +639,7 @@ async fn settle<P: StoryProcessor>(
     let s = &ctx.settings;
     let round = state.attempts.saturating_add(1);
     match outcome {
+        RoundOutcome::Interrupted => requeue(ctx, delivery, "interrupted").await,
         RoundOutcome::Unusable { message, work_id } => {
             warn!(error = %message, work_id = ?work_id, "dead-lettering an unusable message");
             let info = FailureInfo {

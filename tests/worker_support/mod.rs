@@ -63,6 +63,8 @@ impl Queues {
     /// Worker settings with short delays suited to tests.
     pub fn settings(&self) -> WorkerSettings {
         let mut s = WorkerSettings::new(amqp_url(), self.main.clone());
+        // Unique, so a test closing "its" connection never touches another test's worker.
+        s.connection_name = self.connection_name();
         s.results_queue = Some(self.results.clone());
         s.prefetch = 8;
         s.concurrency = 4;
@@ -79,6 +81,11 @@ impl Queues {
         s.reconnect_max = Duration::from_millis(500);
         s.convert.limits.max_bytes = 64 * 1024;
         s
+    }
+
+    /// The connection name the worker of this test uses.
+    pub fn connection_name(&self) -> String {
+        format!("misp-connector-{}", self.main)
     }
 
     pub async fn cleanup(&self, ch: &Channel) {
@@ -350,4 +357,41 @@ impl StoryProcessor for FakeProcessor {
             action,
         })
     }
+}
+
+/// Close every broker connection named `name` (as RabbitMQ does on a restart); returns how many were closed.
+pub async fn close_connections(name: &str) -> usize {
+    let out = tokio::process::Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "pid",
+            "client_properties",
+            "--no-table-headers",
+            "-q",
+        ])
+        .output()
+        .await
+        .expect("rabbitmqctl is available (tests run as root beside the broker)");
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    let needle = format!("\"{name}\"");
+    let mut closed = 0;
+    for line in listing.lines().filter(|l| l.contains(&needle)) {
+        let Some(pid) = line.split_whitespace().next() else {
+            continue;
+        };
+        let st = tokio::process::Command::new("rabbitmqctl")
+            .args([
+                "close_connection",
+                pid,
+                "test: the broker closes the connection",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .expect("rabbitmqctl close_connection");
+        assert!(st.success());
+        closed += 1;
+    }
+    assert!(closed >= 1, "no connection named {name} in: {listing}");
+    closed
 }
