@@ -138,6 +138,10 @@ pub fn plan(
             body: json!({ "Event": new }),
         },
         Some(h) if h.is_owned_by(organisation_id) => plan_owned(new, version, h),
+        // The owner syncs the same story with this connector and already holds a newer version.
+        Some(h) if newer_than(held_version(h), version) => Plan::Stale {
+            held: held_version(h).unwrap_or_default(),
+        },
         Some(h) => Plan::Propose(Box::new(plan_proposals(
             new,
             version,
@@ -146,6 +150,11 @@ pub fn plan(
             organisation_id,
         ))),
     }
+}
+
+/// Is the held version strictly newer than ours (both known)?
+pub fn newer_than(held: Option<DateTime<Utc>>, ours: Option<DateTime<Utc>>) -> bool {
+    matches!((held, ours), (Some(h), Some(v)) if h > v)
 }
 
 /// Plan the update of an event we own.
@@ -1078,6 +1087,12 @@ mod tests {
         assert_eq!(
             plan_owned(&p.extension, Some(v(V1)), &ext_held),
             Plan::Unchanged
+        );
+        // The owner syncs the same story with this connector and holds a newer version: stale.
+        let owner_newer = held(&stamp(&event(), Some(v(V3))), "1", 10);
+        assert_eq!(
+            plan(&new, Some(v(V1)), Some(&owner_newer), &[], "2"),
+            Plan::Stale { held: v(V3) }
         );
         let older = stamp(&event(), Some(v("2026-01-01T00:00:00Z")));
         let Plan::Propose(po) = plan(&older, Some(v("2026-01-01T00:00:00Z")), Some(&h), &[], "2")
