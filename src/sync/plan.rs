@@ -61,8 +61,16 @@ pub fn stamp(event: &Event, version: Option<DateTime<Utc>>) -> Event {
         last_seen: None,
         tags: Vec::new(),
     });
-    ev.timestamp = version.map(|v| v.timestamp()).filter(|t| *t > 0);
+    ev.timestamp = version.map(version_seconds).filter(|t| *t > 0);
     ev
+}
+
+/// Largest timestamp MISP can store (its `timestamp` columns are signed 32-bit integers).
+pub const MAX_MISP_TIMESTAMP: i64 = i32::MAX as i64;
+
+/// A version in whole seconds, kept below [`MAX_MISP_TIMESTAMP`] so `held + 1` still fits.
+fn version_seconds(v: DateTime<Utc>) -> i64 {
+    v.timestamp().clamp(0, MAX_MISP_TIMESTAMP - 1)
 }
 
 /// The marker's text form of a version (RFC 3339, nanoseconds, UTC).
@@ -84,8 +92,9 @@ pub fn held_version(held: &RemoteEvent) -> Option<DateTime<Utc>> {
 /// since we read — MISP refuses `timestamp <= stored`) and never below the story version in seconds (so a
 /// racing worker with an older version, which computes a smaller value from the same state, is refused).
 pub fn edit_timestamp(version: Option<DateTime<Utc>>, held: &RemoteEvent) -> i64 {
-    let v = version.map_or(0, |v| v.timestamp());
+    let v = version.map_or(0, version_seconds);
     v.max(held.timestamp.saturating_add(1))
+        .min(MAX_MISP_TIMESTAMP)
 }
 
 /// What to write.
@@ -926,6 +935,19 @@ mod tests {
         let (body, _, _) = update_parts(plan(&new, Some(v(V3)), Some(&h), &[], ORG));
         assert_eq!(body["Event"]["timestamp"], json!(1_900_000_001));
         assert_eq!(edit_timestamp(Some(v(V3)), &h), 1_900_000_001);
+    }
+
+    #[test]
+    fn timestamps_stay_within_misp_range() {
+        let far = v("9999-12-31T23:59:59Z");
+        let new = stamp(&event(), Some(far));
+        assert_eq!(new.timestamp, Some(MAX_MISP_TIMESTAMP - 1));
+        let h = held(&stamp(&event(), None), ORG, 5);
+        assert_eq!(edit_timestamp(Some(far), &h), MAX_MISP_TIMESTAMP - 1);
+        assert_eq!(
+            stamp(&event(), Some(v("1960-01-01T00:00:00Z"))).timestamp,
+            None
+        );
     }
 
     #[test]
