@@ -726,6 +726,21 @@ async fn push_and_check_commands() {
     assert_eq!(lines[0]["misp_event_id"], event(&fake, STORY)["id"]);
     assert!(!err.contains(fake.admin_key()) && !out.contains(fake.admin_key()));
 
+    // At trace level the logs talk about every request but never show the key.
+    let mut traced = env.to_vec();
+    traced.push(("CONNECTOR_LOG_LEVEL", "trace"));
+    let (code, out, err) = cli(&["push", file], &traced, None).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"action\":\"unchanged\""), "{out}");
+    assert!(
+        err.contains("events/view"),
+        "no request logged at trace level: {err}"
+    );
+    assert!(
+        !err.contains(fake.admin_key()),
+        "the API key leaked into the logs"
+    );
+
     // From stdin, again: unchanged.
     let bytes = std::fs::read(file).unwrap();
     let (code, out, _) = cli(&["push", "-"], &env, Some(&bytes)).await;
