@@ -954,3 +954,46 @@ async fn examples_sync_end_to_end() {
     // The older original arriving late is stale.
     assert_eq!(s.sync(&before).await.unwrap().action, Action::Stale);
 }
+
+/// Someone else touching our event (an analyst, an accepted proposal) moves MISP's timestamp to now; a
+/// newer story version must still apply, and an older one must still be stale.
+#[tokio::test]
+async fn foreign_touches_do_not_make_newer_versions_look_stale() {
+    let fake = fake().await;
+    let s = admin(&fake);
+    let v1 = story(&bundle("v1", "2020-01-01T00:00:00Z", &[(N1, "first")], &[]));
+    let v2 = story(&bundle("v2", "2020-01-02T00:00:00Z", &[(N1, "first")], &[]));
+    s.sync(&v1).await.unwrap();
+    // An analyst edits the event without a timestamp: MISP stamps it "now" (years after the story versions).
+    let analyst = MispClient::new(&ClientSettings::new(
+        fake.url(),
+        SecretString::from(fake.admin_key().to_owned()),
+    ))
+    .unwrap();
+    analyst
+        .edit_event(
+            STORY.parse().unwrap(),
+            &json!({"Event": {"uuid": STORY, "info": "analyst title", "published": false}}),
+        )
+        .await
+        .unwrap();
+    let touched: i64 = event(&fake, STORY)["timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(touched > 1_600_000_000);
+    // Redelivery of v1: the story is the source of truth, the analyst's title is reverted.
+    assert_eq!(s.sync(&v1).await.unwrap().action, Action::Updated);
+    assert_eq!(event(&fake, STORY)["info"], "v1");
+    // v2 applies although MISP's timestamp is far newer than the story's.
+    assert_eq!(s.sync(&v2).await.unwrap().action, Action::Updated);
+    assert_eq!(event(&fake, STORY)["info"], "v2");
+    let ts: i64 = event(&fake, STORY)["timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ts > touched, "{ts} > {touched}");
+    assert_eq!(s.sync(&v1).await.unwrap().action, Action::Stale);
+}
