@@ -11,7 +11,7 @@ use crate::stix::Object;
 use crate::stix::pattern::{self, FlatPattern, Join, PatternError};
 
 use super::observable::{self, Source};
-use super::{Builder, Timing, bounded_comment, labels_of};
+use super::{Builder, Timing, bounded_comment, labels_of, misp_label};
 
 /// Map one indicator.
 pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
@@ -32,15 +32,23 @@ pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
         comment: &comment,
         timing: &timing,
         labels: &labels,
+        hint: misp_label(&o.props, "type"),
     };
     match pattern_type.as_str() {
         "stix" => map_stix(b, &ctx),
         "snort" | "suricata" | "yara" | "sigma" => {
+            // misp-stix wraps rules in `[…]` like STIX patterns.
+            let rule = pattern
+                .strip_prefix('[')
+                .and_then(|p| p.strip_suffix(']'))
+                .map(str::trim)
+                .filter(|_| pattern_type != "yara")
+                .unwrap_or(pattern);
             b.attribute(
                 ctx.id,
                 &pattern_type,
                 None,
-                pattern,
+                rule,
                 true,
                 &comment,
                 &timing,
@@ -63,6 +71,8 @@ struct Ctx<'a> {
     comment: &'a str,
     timing: &'a Timing,
     labels: &'a [String],
+    /// misp-stix's `misp:type` label, when the indicator came from MISP.
+    hint: Option<&'a str>,
 }
 
 /// `name: description`, whichever exist.
@@ -182,6 +192,14 @@ fn map_stix(b: &mut Builder, ctx: &Ctx<'_>) {
                 ),
             );
         }
-        b.emit(ctx.id, m, true, ctx.comment, ctx.timing, ctx.labels);
+        b.emit(
+            ctx.id,
+            m,
+            ctx.hint,
+            true,
+            ctx.comment,
+            ctx.timing,
+            ctx.labels,
+        );
     }
 }

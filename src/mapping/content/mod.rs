@@ -106,6 +106,7 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
                     &resolve,
                     &Timing::default(),
                     "",
+                    None,
                 );
             }
             _ => tracing::debug!(id = %o.id, type_ = %o.type_, "content: object type not mapped"),
@@ -175,6 +176,8 @@ fn map_observed_data<'a>(
     done: &mut HashSet<&'a str>,
 ) {
     let timing = Timing::from_range(od.str("first_observed"), od.str("last_observed"));
+    // misp-stix's own output says which MISP type an observed-data with one observable was.
+    let hint = misp_label(&od.props, "type");
     // STIX 2.1: object_refs into the bundle.
     for id in od.strings("object_refs") {
         let Some(sco) = index.get(id) else {
@@ -185,7 +188,9 @@ fn map_observed_data<'a>(
         }
         done.insert(id);
         let resolve = |rid: &str| index.get(rid).map(|t| &t.props);
-        map_sco(b, &sco.id, &sco.type_, &sco.props, &resolve, &timing, "");
+        map_sco(
+            b, &sco.id, &sco.type_, &sco.props, &resolve, &timing, "", hint,
+        );
     }
     // STIX 2.0 style: embedded `objects` {"0": {...}} with refs by key.
     if let Some(embedded) = od.get("objects").and_then(Value::as_object) {
@@ -206,12 +211,13 @@ fn map_observed_data<'a>(
                 continue;
             }
             let source = format!("{}/{key}", od.id);
-            map_sco(b, &source, t, m, &resolve, &timing, "");
+            map_sco(b, &source, t, m, &resolve, &timing, "", hint);
         }
     }
 }
 
 /// Map one SCO (`to_ids: false`).
+#[allow(clippy::too_many_arguments)]
 fn map_sco<'a>(
     b: &mut Builder,
     source_id: &str,
@@ -220,6 +226,7 @@ fn map_sco<'a>(
     resolve: &observable::Resolver<'a>,
     timing: &Timing,
     comment: &str,
+    type_hint: Option<&str>,
 ) {
     let (flat, _) = observable::flatten_sco(type_, props, resolve);
     let Some(mapped) = observable::map_observable(type_, &flat, Source::Observable) else {
@@ -230,7 +237,9 @@ fn map_sco<'a>(
         return;
     }
     let labels = labels_of(props);
-    b.emit(source_id, &mapped, false, comment, timing, &labels);
+    b.emit(
+        source_id, &mapped, type_hint, false, comment, timing, &labels,
+    );
 }
 
 /// The labels of an object that become attribute tags (MISP-internal `misp:*` labels excluded).
@@ -245,6 +254,60 @@ pub(crate) fn labels_of(props: &Map<String, Value>) -> Vec<String> {
         .filter_map(safe_tag)
         .take(MAX_ATTRIBUTE_TAGS)
         .collect()
+}
+
+/// The value of a misp-stix `misp:<key>="<value>"` label.
+pub(crate) fn misp_label<'a>(props: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    props
+        .get("labels")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|l| {
+            l.strip_prefix("misp:")?
+                .strip_prefix(key)?
+                .strip_prefix("=\"")?
+                .strip_suffix('"')
+        })
+}
+
+/// Whether a misp-stix `misp:type` hint may refine the type we derived (same kind of value, finer MISP type:
+/// `domain` → `hostname`, `url` → `uri`/`link`, `sha224` → `sha512/224`, `ip-dst` → `ip-src` …).
+fn same_family(hint: &str, derived: &str) -> bool {
+    const FAMILIES: &[&[&str]] = &[
+        &["domain", "hostname"],
+        &["url", "uri", "link"],
+        &["ip-dst", "ip-src"],
+        &[
+            "email",
+            "email-src",
+            "email-dst",
+            "target-email",
+            "email-reply-to",
+            "whois-registrant-email",
+        ],
+        &["filename", "email-attachment"],
+        &["AS"],
+    ];
+    let hashy = |t: &str| {
+        t.starts_with("sha")
+            || matches!(
+                t,
+                "md5"
+                    | "ssdeep"
+                    | "tlsh"
+                    | "imphash"
+                    | "authentihash"
+                    | "vhash"
+                    | "telfhash"
+                    | "pehash"
+                    | "impfuzzy"
+            )
+    };
+    (hashy(hint) && hashy(derived))
+        || FAMILIES
+            .iter()
+            .any(|f| f.contains(&hint) && f.contains(&derived))
 }
 
 /// Labels misp-stix writes for its own round trip (`misp:type="…"`, `misp:category="…"`, …).
@@ -299,7 +362,7 @@ pub(crate) fn bounded_comment(s: &str) -> String {
 
 /// UUIDv5(event uuid, key): the deterministic uuid of an attribute or object of this event.
 pub fn item_uuid(event: Uuid, key: &str) -> Uuid {
-    Uuid::new_v5(&event, key.as_bytes())
+    crate::mapping::ids::uuid_for(event, key)
 }
 
 /// Collects the output, de-duplicating and bounding it.
@@ -516,18 +579,24 @@ impl Builder {
 
     /// Emit a mapped observable: one attribute when it is a single indicator-like value, else an object.
     /// Observables whose template is empty (mac-addr, mutex …) become one attribute per value.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn emit(
         &mut self,
         source_id: &str,
         mapped: &Mapped,
+        type_hint: Option<&str>,
         to_ids: bool,
         comment: &str,
         timing: &Timing,
         labels: &[String],
     ) {
         if let Some(a) = mapped.as_single() {
+            let type_ = type_hint
+                .filter(|h| same_family(h, a.type_) && types::is_valid_type(h))
+                .unwrap_or(a.type_);
+            let value = observable::canonical_value(type_, &a.value);
             self.attribute(
-                source_id, a.type_, None, &a.value, to_ids, comment, timing, labels,
+                source_id, type_, None, &value, to_ids, comment, timing, labels,
             );
         } else if mapped.object_name.is_empty() {
             for a in &mapped.attributes {

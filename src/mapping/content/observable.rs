@@ -259,13 +259,23 @@ fn rule(
         ("process", "parent_ref.command_line") => ("parent-command-line", "text"),
         ("process", "parent_ref.image_ref.name") => ("parent-image", "filename"),
         ("process", "child_refs[*].pid") => ("child-pid", "text"),
-        ("network-traffic", "src_ref.value") if is_ip(value) => ("ip-src", "ip-src"),
-        ("network-traffic", "src_ref.value") => ("hostname-src", "hostname"),
-        ("network-traffic", "dst_ref.value") if is_ip(value) => ("ip-dst", "ip-dst"),
-        ("network-traffic", "dst_ref.value") => ("hostname-dst", "hostname"),
-        ("network-traffic", "src_port") => ("src-port", "port"),
-        ("network-traffic", "dst_port") => ("dst-port", "port"),
-        ("network-traffic", "protocols[*]") => (protocol_layer(value), "text"),
+        ("network-traffic", "src_ref.value") if is_ip(value) => ("src_ip", "ip-src"),
+        ("network-traffic", "src_ref.value") => ("src_hostname", "hostname"),
+        ("network-traffic", "dst_ref.value") if is_ip(value) => ("dst_ip", "ip-dst"),
+        ("network-traffic", "dst_ref.value") => ("dst_hostname", "hostname"),
+        ("network-traffic", "src_port") => ("src_port", "port"),
+        ("network-traffic", "dst_port") => ("dst_port", "port"),
+        ("network-traffic", "protocols[*]") => ("protocols", "text"),
+        ("network-traffic", "src_byte_count") => ("src_bytes_count", "size-in-bytes"),
+        ("network-traffic", "dst_byte_count") => ("dst_bytes_count", "size-in-bytes"),
+        ("network-traffic", "src_packets") => ("src_packets", "counter"),
+        ("network-traffic", "dst_packets") => ("dst_packets", "counter"),
+        ("network-traffic", "start") => ("start_time", "datetime"),
+        ("network-traffic", "end") => ("end_time", "datetime"),
+        ("network-traffic", "is_active") => ("is_active", "boolean"),
+        ("network-traffic", "extensions.socket-ext.is_listening") if value == "true" => {
+            ("state", "text")
+        }
         ("network-traffic", "extensions.socket-ext.address_family") => ("address-family", "text"),
         ("network-traffic", "extensions.socket-ext.protocol_family") => ("domain-family", "text"),
         ("network-traffic", "extensions.socket-ext.socket_type") => ("socket-type", "text"),
@@ -285,7 +295,7 @@ fn rule(
         ("email-message", "subject") => ("subject", "email-subject"),
         ("email-message", "date") => ("send-date", "datetime"),
         ("email-message", "message_id") => ("message-id", "email-message-id"),
-        ("email-message", "body") => ("email-body", "email-body"),
+        ("email-message", "body" | "body_multipart[*].body") => ("email-body", "email-body"),
         ("email-message", "from_ref.value" | "sender_ref.value") => ("from", "email-src"),
         ("email-message", "from_ref.display_name" | "sender_ref.display_name") => {
             ("from-display-name", "email-src-display-name")
@@ -319,15 +329,6 @@ fn rule(
         _ => return None,
     };
     Some(r)
-}
-
-/// `network-connection` puts each protocol in its OSI layer.
-fn protocol_layer(p: &str) -> &'static str {
-    match p.to_ascii_lowercase().as_str() {
-        "ipv4" | "ipv6" | "ip" | "icmp" | "icmpv6" | "arp" | "igmp" | "ipsec" => "layer3-protocol",
-        "tcp" | "udp" | "sctp" | "dccp" | "quic" => "layer4-protocol",
-        _ => "layer7-protocol",
-    }
 }
 
 /// Canonical value for a MISP type: hashes lower-case, `AS` numbers without the prefix (MISP stores them so,
@@ -386,7 +387,13 @@ pub fn map_observable(
         }
         match rule(object_type, &norm, value, source) {
             Some((relation, type_)) => {
-                let value = canonical_value(type_, value);
+                let value = if relation == "protocols" {
+                    value.trim().to_ascii_uppercase()
+                } else if relation == "state" {
+                    "listening".to_owned()
+                } else {
+                    canonical_value(type_, value)
+                };
                 if !attributes
                     .iter()
                     .any(|a| a.relation == relation && a.value == value)
@@ -426,7 +433,7 @@ fn base_object_name(object_type: &str) -> Option<&'static str> {
         "user-account" => "user-account",
         "software" => "software",
         "process" => "process",
-        "network-traffic" => "network-connection",
+        "network-traffic" => "network-traffic",
         _ => return None,
     })
 }
@@ -445,38 +452,47 @@ fn refine_object_name(
             .iter()
             .any(|(p, _)| p.starts_with(&format!("extensions.{ext}")))
     };
-    if has_ext("http-request-ext") {
+    let rename = |attributes: &mut [MappedAttr], f: &dyn Fn(&'static str) -> &'static str| {
         for a in attributes.iter_mut() {
-            a.relation = match a.relation {
-                "hostname-dst" => "host",
-                other => other,
-            };
+            a.relation = f(a.relation);
         }
+    };
+    if has_ext("http-request-ext") {
+        rename(attributes, &|r| match r {
+            "src_ip" => "ip-src",
+            "dst_ip" => "ip-dst",
+            "dst_hostname" => "host",
+            "src_port" => "src-port",
+            "dst_port" => "dst-port",
+            other => other,
+        });
         return "http-request";
     }
     if has_ext("socket-ext") {
-        for a in attributes.iter_mut() {
-            a.relation = match a.relation {
-                "layer3-protocol" | "layer4-protocol" | "layer7-protocol" => "protocol",
-                other => other,
-            };
-        }
+        rename(attributes, &|r| match r {
+            "src_ip" => "ip-src",
+            "dst_ip" => "ip-dst",
+            "src_hostname" => "hostname-src",
+            "dst_hostname" => "hostname-dst",
+            "src_port" => "src-port",
+            "dst_port" => "dst-port",
+            "protocols" => "protocol",
+            other => other,
+        });
         return "network-socket";
     }
     // Only a destination address and port: misp-stix's ip-port.
-    if !attributes.is_empty()
-        && attributes
-            .iter()
-            .all(|a| matches!(a.relation, "ip-dst" | "dst-port" | "hostname-dst"))
-        && attributes.iter().any(|a| a.relation == "dst-port")
+    if attributes
+        .iter()
+        .all(|a| matches!(a.relation, "dst_ip" | "dst_port" | "dst_hostname"))
+        && attributes.iter().any(|a| a.relation == "dst_port")
     {
-        for a in attributes.iter_mut() {
-            a.relation = match a.relation {
-                "ip-dst" => "ip",
-                "hostname-dst" => "hostname",
-                other => other,
-            };
-        }
+        rename(attributes, &|r| match r {
+            "dst_ip" => "ip",
+            "dst_hostname" => "hostname",
+            "dst_port" => "dst-port",
+            other => other,
+        });
         return "ip-port";
     }
     base
@@ -723,14 +739,14 @@ mod tests {
             Source::Pattern,
         )
         .expect("known");
-        assert_eq!(m.object_name, "network-connection");
+        assert_eq!(m.object_name, "network-traffic");
         assert_eq!(
             types(&m),
             vec![
-                ("ip-src", "ip-src", "1.2.3.4"),
-                ("hostname-dst", "hostname", "evil.example"),
-                ("layer4-protocol", "text", "tcp"),
-                ("layer7-protocol", "text", "http"),
+                ("src_ip", "ip-src", "1.2.3.4"),
+                ("dst_hostname", "hostname", "evil.example"),
+                ("protocols", "text", "TCP"),
+                ("protocols", "text", "HTTP"),
             ]
         );
         let m = map_observable(
@@ -744,7 +760,8 @@ mod tests {
         )
         .expect("known");
         assert_eq!(m.object_name, "network-socket");
-        assert!(types(&m).contains(&("protocol", "text", "tcp")));
+        assert!(types(&m).contains(&("protocol", "text", "TCP")));
+        assert!(types(&m).contains(&("ip-dst", "ip-dst", "1.2.3.4")));
         let m = map_observable(
             "network-traffic",
             &props(&[

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::stix::Object;
 
 use super::observable::canonical_value;
-use super::{Builder, Timing, bounded_comment, labels_of, quoted_tag_value, safe_tag};
+use super::{Builder, Timing, bounded_comment, labels_of, misp_label, quoted_tag_value, safe_tag};
 
 /// SDO types that become event tags.
 pub fn is_named_sdo(t: &str) -> bool {
@@ -116,22 +116,12 @@ pub(crate) fn map_vulnerability(b: &mut Builder, o: &Object) {
     );
 }
 
-/// The value of a `misp:<key>="<value>"` label.
-fn misp_label<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
-    o.strings("labels").find_map(|l| {
-        l.strip_prefix("misp:")?
-            .strip_prefix(key)?
-            .strip_prefix("=\"")?
-            .strip_suffix('"')
-    })
-}
-
 /// misp-stix's custom attribute (`x-misp-attribute`, or `x-misp-object-<type>` in older output):
 /// `x_misp_type`/`x_misp_value`/`x_misp_category`/`x_misp_comment`, type also from the `misp:type` label.
 pub(crate) fn map_misp_attribute(b: &mut Builder, o: &Object) {
     let type_ = o
         .text("x_misp_type")
-        .or_else(|| misp_label(o, "type"))
+        .or_else(|| misp_label(&o.props, "type"))
         .or_else(|| o.type_.strip_prefix("x-misp-object-"));
     let (Some(type_), Some(value)) = (type_, o.text("x_misp_value")) else {
         tracing::debug!(id = %o.id, "content: x-misp-attribute without type or value");
@@ -139,8 +129,8 @@ pub(crate) fn map_misp_attribute(b: &mut Builder, o: &Object) {
     };
     let category = o
         .text("x_misp_category")
-        .or_else(|| misp_label(o, "category"));
-    let to_ids = misp_label(o, "to_ids").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        .or_else(|| misp_label(&o.props, "category"));
+    let to_ids = misp_label(&o.props, "to_ids").is_some_and(|v| v.eq_ignore_ascii_case("true"))
         || o.get("x_misp_to_ids").and_then(Value::as_bool) == Some(true);
     let comment = o.text("x_misp_comment").unwrap_or("");
     let labels = labels_of(&o.props);

@@ -96,6 +96,13 @@ pub const TEMPLATES: &[Template] = &[
         description: "Network socket object describes a local or remote network connections based on the socket data structure.",
     },
     Template {
+        name: "network-traffic",
+        uuid: "16290b18-9af5-4a43-b195-75fe1eef0c35",
+        version: "1",
+        meta_category: "network",
+        description: "Generic network traffic that originates from a source and is addressed to a destination.",
+    },
+    Template {
         name: "process",
         uuid: "02aeef94-ac23-455c-addb-731757ceafb5",
         version: "10",

@@ -174,7 +174,7 @@ fn multi_property_patterns_choose_templates() {
         ),
         (
             "[network-traffic:src_ref.value = '1.2.3.4' AND network-traffic:dst_ref.value = '5.6.7.8' AND network-traffic:protocols[0] = 'tcp']",
-            "network-connection",
+            "network-traffic",
         ),
         (
             "[domain-name:value = 'a.example' AND domain-name:resolves_to_refs[*].value = '1.2.3.4']",
@@ -427,15 +427,15 @@ fn composite_scos_fold_their_references() {
     // The referenced addresses are inside the objects, not repeated standalone.
     assert!(out.attributes.is_empty(), "{:?}", pairs(&out));
     assert_eq!(out.objects.len(), 3);
-    assert_eq!(out.objects[0].name, "network-connection");
+    assert_eq!(out.objects[0].name, "network-traffic");
     assert_eq!(
         object_rel(&out.objects[0]),
         vec![
-            (s("dst-port"), s("port"), s("80")),
-            (s("ip-dst"), s("ip-dst"), s("10.0.0.2")),
-            (s("layer4-protocol"), s("text"), s("tcp")),
-            (s("src-port"), s("port"), s("1234")),
-            (s("ip-src"), s("ip-src"), s("10.0.0.1")),
+            (s("dst_port"), s("port"), s("80")),
+            (s("dst_ip"), s("ip-dst"), s("10.0.0.2")),
+            (s("protocols"), s("text"), s("TCP")),
+            (s("src_port"), s("port"), s("1234")),
+            (s("src_ip"), s("ip-src"), s("10.0.0.1")),
         ]
     );
     assert_eq!(out.objects[1].name, "email");
