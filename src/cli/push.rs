@@ -4,7 +4,7 @@
 //! `{"story_id","misp_event_uuid","misp_event_id","action"}`, or `"action":"failed"` with `"error"`.
 //! Exit 0 when every story synced, 1 on a runtime/MISP failure, 2 on invalid input or configuration.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -13,7 +13,6 @@ use misp_connector::convert::{ConvertOptions, convert};
 use misp_connector::error::Classify;
 use misp_connector::misp::client::{ClientSettings, MispClient};
 use misp_connector::sync::{StartupError, StartupSettings, SyncSettings, Syncer, startup};
-use secrecy::ExposeSecret;
 
 use super::Exit;
 
@@ -35,31 +34,20 @@ pub(super) fn load_config(path: Option<&Path>) -> Result<Config, Exit> {
 
 /// Install the logger from the configuration (stderr); a second install is harmless.
 pub(super) fn init_logging(config: &Config) {
-    let _ = misp_connector::telemetry::logging::init(
-        &config.connector.log_level,
-        config.connector.log_format,
-    );
+    use misp_connector::telemetry::logging::{LoggingError, init};
+    match init(&config.connector.log_level, config.connector.log_format) {
+        Ok(()) | Err(LoggingError::AlreadyInstalled) => {}
+        // e.g. an invalid RUST_LOG: say so instead of running without logs.
+        Err(e) => eprintln!("misp-connector: logging not set up: {e}"),
+    }
+    for warning in config.ignored_environment() {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// The MISP client settings of a `misp:` configuration.
 pub(super) fn client_settings(misp: &MispConfig) -> ClientSettings {
-    ClientSettings {
-        url: misp.url.to_string(),
-        api_key: misp.api_key.clone(),
-        verify_tls: misp.ssl_check,
-        ca_file: misp.ca_file.clone(),
-        timeout: misp.request_timeout,
-        user_agent: misp.user_agent.clone(),
-        proxy: misp
-            .proxy_server
-            .as_ref()
-            .map(|p| p.expose_secret().to_owned()),
-        additional_headers: misp
-            .additional_headers
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-    }
+    misp.client_settings()
 }
 
 /// The start-up check settings of a `misp:` configuration.

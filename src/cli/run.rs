@@ -5,17 +5,13 @@
 //! 2 on invalid configuration.
 
 use std::path::Path;
-use std::time::Duration;
 
-use misp_connector::config::{self, Config};
+use misp_connector::config::Config;
 use misp_connector::sync::startup::MetadataCache;
 use misp_connector::sync::{SyncSettings, Syncer};
 use misp_connector::telemetry::metrics::Metrics;
 use misp_connector::telemetry::server::{Readiness, Server};
-use misp_connector::worker::{
-    QueueType, TlsSettings, Worker, WorkerError, WorkerSettings, connect,
-};
-use secrecy::ExposeSecret;
+use misp_connector::worker::{Worker, WorkerError, WorkerSettings, connect};
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
@@ -23,43 +19,7 @@ use super::push::{build_client, init_logging, load_config, startup_exit, startup
 
 /// The worker settings of a configuration (`amqp:`, `connector:`, `limits:` and the mapping options).
 pub(super) fn worker_settings(config: &Config) -> Result<WorkerSettings, String> {
-    let amqp = config.amqp().map_err(|e| e.to_string())?;
-    if !amqp.tls.verify {
-        return Err(
-            "amqp.tls.verify: turning TLS verification off is not supported by the AMQP client; \
-             trust a private CA with amqp.tls.ca_file instead"
-                .into(),
-        );
-    }
-    let c = &config.connector;
-    let mut s = WorkerSettings::new(amqp.url.expose_secret(), amqp.queue.clone());
-    s.declare = amqp.declare;
-    s.queue_type = match amqp.queue_type {
-        config::QueueType::Quorum => QueueType::Quorum,
-        config::QueueType::Classic => QueueType::Classic,
-    };
-    s.dlq = amqp.dead_letter_queue.clone();
-    s.retry_queue = amqp.retry_queue.clone();
-    s.results_queue = amqp.results_queue.clone();
-    s.prefetch = amqp.prefetch;
-    s.heartbeat = u16::try_from(amqp.heartbeat.as_secs()).unwrap_or(u16::MAX);
-    s.tls = TlsSettings {
-        ca_file: amqp.tls.ca_file.clone(),
-    };
-    s.connection_name = amqp.connection_name.clone();
-    s.concurrency = c.concurrency;
-    s.max_attempts = c.max_attempts;
-    s.retry_delay_initial = c.retry_initial_delay;
-    s.retry_delay_max = c.retry_max_delay;
-    s.backoff_in_process_max = c.in_process_retry_max;
-    s.backoff_initial = s
-        .backoff_initial
-        .min(c.in_process_retry_max / 4)
-        .max(Duration::from_millis(10));
-    s.shutdown_deadline = c.shutdown_timeout;
-    s.convert = config.convert_options();
-    s.validate().map_err(|e| e.to_string())?;
-    Ok(s)
+    config.worker_settings().map_err(|e| e.to_string())
 }
 
 /// `misp-connector run`.

@@ -133,7 +133,11 @@ enum Endpoint {
     EventsDelete,
     EventsRestSearch,
     EventsAddTag,
+    EventsRemoveTag,
     AttributesAdd,
+    AttributesAddTag,
+    TagsAttach,
+    TagsRemove,
     AttributesEdit,
     ObjectsAdd,
     ReportsAdd,
@@ -168,6 +172,10 @@ impl Endpoint {
             ("events", "delete") if (post || method == Method::DELETE) && has1 => EventsDelete,
             ("events", "restSearch") if post => EventsRestSearch,
             ("events", "addTag") if post => EventsAddTag,
+            ("events", "removeTag") if post && has1 => EventsRemoveTag,
+            ("attributes", "addTag") if post && has1 => AttributesAddTag,
+            ("tags", "attachTagToObject") if post => TagsAttach,
+            ("tags", "removeTagFromObject") if post => TagsRemove,
             ("attributes", "add") if post && has1 => AttributesAdd,
             ("attributes", "edit") if post && has1 => AttributesEdit,
             ("objects", "add") if post && has1 => ObjectsAdd,
@@ -196,6 +204,8 @@ impl Endpoint {
                 | EventsEdit
                 | EventsRestSearch
                 | EventsAddTag
+                | TagsAttach
+                | TagsRemove
                 | AttributesAdd
                 | AttributesEdit
                 | ObjectsAdd
@@ -359,7 +369,7 @@ async fn dispatch(
     }
     let empty = Value::Object(Map::new());
     let body_value = parsed.as_ref().unwrap_or(&empty);
-    let now = chrono::Utc::now().timestamp();
+    let now = state.now();
     let opts = ViewOpts {
         include_deleted: url.named_flag("deleted"),
         metadata: url.named_flag("metadata"),
@@ -407,6 +417,14 @@ async fn dispatch(
             };
             store.events_add_tag(&user, &event, &tag)
         }
+        EventsRemoveTag => store.events_remove_tag(&user, url.arg(0), url.arg(1)),
+        AttributesAddTag => {
+            store.attributes_add_tag(&user, url.arg(0), url.arg(1), url.named_flag("local"))
+        }
+        TagsAttach | TagsRemove => match input::unwrap(body_value, &[]) {
+            Some(m) => store.tags_attach(&user, m, endpoint == TagsAttach, path),
+            None => Reply::exception(405, "Invalid input.", path),
+        },
         AttributesAdd => store.attributes_add(&user, url.arg(0), body_value, path, now),
         AttributesEdit => store.attributes_edit(&user, url.arg(0), body_value, path, now),
         ObjectsAdd => {
@@ -431,8 +449,21 @@ async fn dispatch(
             let include_deleted = url.named("deleted") != Some("0");
             store.proposals_index(&user, url.args.first().map(String::as_str), include_deleted)
         }
-        ProposalsAccept => store.proposals_resolve(&user, url.arg(0), true, path, now),
-        ProposalsDiscard => store.proposals_resolve(&user, url.arg(0), false, path, now),
+        // #57: this action answers with the absolute URL.
+        ProposalsAccept => store.proposals_resolve(
+            &user,
+            url.arg(0),
+            true,
+            &format!("{}{path}", state.base_url),
+            now,
+        ),
+        ProposalsDiscard => store.proposals_resolve(
+            &user,
+            url.arg(0),
+            false,
+            &format!("{}{path}", state.base_url),
+            now,
+        ),
         EventsAdd => Reply::internal(path),
     }
 }

@@ -62,6 +62,11 @@ pub struct ContentOutput {
 pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
     let index: HashMap<&str, &Object> = objects.iter().map(|o| (o.id.as_str(), o)).collect();
     let mut b = Builder::new(event_uuid);
+    b.markings = objects
+        .iter()
+        .filter(|o| o.type_ == "marking-definition")
+        .filter_map(|o| Some((o.id.clone(), crate::story::tlp::marking_tlp(o)?.tag())))
+        .collect();
 
     // Pass 1: which SCOs are covered elsewhere (by an observed-data, or folded into a composite SCO).
     let mut via_observed: HashSet<&str> = HashSet::new();
@@ -86,6 +91,21 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
             }
             "vulnerability" => sdo::map_vulnerability(&mut b, o),
             t if sdo::is_named_sdo(t) => sdo::map_named_sdo(&mut b, o),
+            // SDOs misp-stix turns into objects (geolocation, malware-analysis, identity).
+            "location" | "malware-analysis" | "identity" => {
+                let resolve = |_: &str| None;
+                let comment = o.text("name").unwrap_or("");
+                map_sco(
+                    &mut b,
+                    &o.id,
+                    &o.type_,
+                    &o.props,
+                    &resolve,
+                    &Timing::default(),
+                    comment,
+                    None,
+                );
+            }
             t if t == "x-misp-attribute" || t.starts_with("x-misp-object-") => {
                 sdo::map_misp_attribute(&mut b, o)
             }
@@ -229,17 +249,17 @@ fn map_sco<'a>(
     type_hint: Option<&str>,
 ) {
     let (flat, _) = observable::flatten_sco(type_, props, resolve);
-    let Some(mapped) = observable::map_observable(type_, &flat, Source::Observable) else {
-        return;
-    };
-    if mapped.attributes.is_empty() {
+    let all = observable::map_observable_all(type_, &flat, Source::Observable);
+    if all.is_empty() {
         tracing::debug!(id = %source_id, "content: observable without mappable properties");
         return;
     }
-    let labels = labels_of(props);
-    b.emit(
-        source_id, &mapped, type_hint, false, comment, timing, &labels,
-    );
+    let labels = b.object_tags(props);
+    for mapped in &all {
+        b.emit(
+            source_id, mapped, type_hint, false, comment, timing, &labels,
+        );
+    }
 }
 
 /// The labels of an object that become attribute tags (MISP-internal `misp:*` labels excluded).
@@ -377,6 +397,8 @@ pub(crate) struct Builder {
     warnings: Vec<Warning>,
     count: usize,
     truncated: bool,
+    /// TLP tag of each marking-definition present in the input (fixed TLP ids are known without it).
+    markings: HashMap<String, &'static str>,
 }
 
 impl Builder {
@@ -392,6 +414,7 @@ impl Builder {
             warnings: Vec::new(),
             count: 0,
             truncated: false,
+            markings: HashMap::new(),
         }
     }
 
@@ -402,6 +425,29 @@ impl Builder {
             tags: self.tags,
             warnings: self.warnings,
         }
+    }
+
+    /// Attribute tags of a content object: its labels and the TLP of its `object_marking_refs`.
+    pub(crate) fn object_tags(&self, props: &Map<String, Value>) -> Vec<String> {
+        let mut tags = labels_of(props);
+        let refs = props
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str);
+        for id in refs {
+            let tlp = crate::story::tlp::fixed_marking(id)
+                .map(|t| t.tag())
+                .or_else(|| self.markings.get(id).copied());
+            if let Some(tag) = tlp
+                && tags.len() < MAX_ATTRIBUTE_TAGS
+                && !tags.iter().any(|t| t == tag)
+            {
+                tags.push(tag.to_owned());
+            }
+        }
+        tags
     }
 
     pub(crate) fn warn(&mut self, id: &str, message: impl Into<String>) {
@@ -533,7 +579,7 @@ impl Builder {
         let mut attributes = Vec::with_capacity(attrs.len());
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         for a in attrs {
-            if !seen.insert((a.relation, a.value.as_str())) {
+            if !seen.insert((a.relation.as_ref(), a.value.as_str())) {
                 continue;
             }
             let Some(category) = types::default_category(a.type_) else {
@@ -550,7 +596,7 @@ impl Builder {
                 to_ids: to_ids && types::default_to_ids(a.type_),
                 comment: String::new(),
                 distribution: DISTRIBUTION_INHERIT,
-                object_relation: Some(a.relation.to_owned()),
+                object_relation: Some(a.relation.to_string()),
                 disable_correlation: false,
                 deleted: false,
                 first_seen: None,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::stix::Object;
 
 use super::observable::canonical_value;
-use super::{Builder, Timing, bounded_comment, labels_of, misp_label, quoted_tag_value, safe_tag};
+use super::{Builder, Timing, bounded_comment, misp_label, quoted_tag_value, safe_tag};
 
 /// SDO types that become event tags.
 pub fn is_named_sdo(t: &str) -> bool {
@@ -103,7 +103,7 @@ pub(crate) fn map_vulnerability(b: &mut Builder, o: &Object) {
         (Some(n), None) if n != value => n.to_owned(),
         _ => String::new(),
     };
-    let labels = labels_of(&o.props);
+    let labels = b.object_tags(&o.props);
     b.attribute(
         &o.id,
         "vulnerability",
@@ -133,7 +133,7 @@ pub(crate) fn map_misp_attribute(b: &mut Builder, o: &Object) {
     let to_ids = misp_label(&o.props, "to_ids").is_some_and(|v| v.eq_ignore_ascii_case("true"))
         || o.get("x_misp_to_ids").and_then(Value::as_bool) == Some(true);
     let comment = o.text("x_misp_comment").unwrap_or("");
-    let labels = labels_of(&o.props);
+    let labels = b.object_tags(&o.props);
     let value = canonical_value(type_, value);
     b.attribute(
         &o.id,

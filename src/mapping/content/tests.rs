@@ -619,7 +619,8 @@ fn misp_custom_attributes() {
 fn unknown_and_unmappable_objects_are_skipped_quietly() {
     let out = map(vec![
         json!({"type": "relationship", "id": "relationship--1", "source_ref": "a", "target_ref": "b"}),
-        json!({"type": "identity", "id": "identity--1", "name": "x"}),
+        json!({"type": "note", "id": "note--1", "content": "x"}),
+        json!({"type": "identity", "id": "identity--1"}),
         json!({"type": "x-taranis-news-item", "id": "x-taranis-news-item--1"}),
         json!({"type": "file", "id": "file--1", "x_unknown": 1}),
         json!({"type": "ipv4-addr", "id": "ipv4-addr--1"}),
@@ -703,4 +704,101 @@ proptest::proptest! {
         let objects = vec![obj(indicator(&p))];
         let _ = map_content(EVENT, &objects);
     }
+}
+
+#[test]
+fn pe_files_give_file_pe_and_section_objects() {
+    let out = map(vec![json!({
+        "type": "file", "id": "file--1", "name": "putty.exe",
+        "extensions": {"windows-pebinary-ext": {
+            "pe_type": "exe", "imphash": "AB", "number_of_sections": 2,
+            "sections": [
+                {"name": ".text", "size": 10, "hashes": {"MD5": "CC"}},
+                {"name": ".rsrc", "entropy": 7.5}
+            ]
+        }}
+    })]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    // A lone filename stays an attribute; the PE parts are objects.
+    assert_eq!(pairs(&out), vec![(s("filename"), s("putty.exe"))]);
+    assert_eq!(names, vec!["pe", "pe-section", "pe-section"]);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("imphash"), s("imphash"), s("ab")),
+            (s("number-sections"), s("counter"), s("2")),
+            (s("type"), s("text"), s("exe")),
+        ]
+    );
+    assert_eq!(
+        object_rel(&out.objects[1]),
+        vec![
+            (s("md5"), s("md5"), s("cc")),
+            (s("name"), s("text"), s(".text")),
+            (s("size-in-bytes"), s("size-in-bytes"), s("10")),
+        ]
+    );
+    // The same in a pattern.
+    let out = map(vec![indicator(
+        "[file:name = 'a.exe' AND file:extensions.'windows-pebinary-ext'.imphash = 'ab' AND file:extensions.'windows-pebinary-ext'.sections[0].name = '.text']",
+    )]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["pe", "pe-section"]);
+    assert_eq!(pairs(&out), vec![(s("filename"), s("a.exe"))]);
+    let pe_uuids: std::collections::HashSet<_> = out.objects.iter().map(|o| o.uuid).collect();
+    assert_eq!(pe_uuids.len(), 2);
+}
+
+#[test]
+fn location_malware_analysis_and_identity_become_objects() {
+    let out = map(vec![
+        json!({"type": "location", "id": "location--1", "name": "Paris", "country": "FR", "city": "Paris",
+               "latitude": 48.8566, "precision": 1000.0}),
+        json!({"type": "malware-analysis", "id": "malware-analysis--1", "product": "VT", "result": "malicious",
+               "modules": ["static"], "submitted": "2024-01-25T10:00:00Z"}),
+        json!({"type": "identity", "id": "identity--1", "name": "ACME", "identity_class": "organization",
+               "sectors": ["financial-services"]}),
+    ]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["geolocation", "malware-analysis", "identity"]);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("city"), s("text"), s("Paris")),
+            (s("countrycode"), s("text"), s("FR")),
+            (s("latitude"), s("float"), s("48.8566")),
+            (s("accuracy-radius"), s("float"), s("1.0")),
+        ]
+    );
+    assert_eq!(out.objects[0].comment, "Paris");
+    assert!(object_rel(&out.objects[1]).contains(&(s("module"), s("text"), s("static"))));
+    assert_eq!(
+        object_rel(&out.objects[2]),
+        vec![
+            (s("identity_class"), s("text"), s("organization")),
+            (s("name"), s("text"), s("ACME")),
+        ]
+    );
+    assert!(out.attributes.is_empty());
+}
+
+#[test]
+fn tlp_markings_of_content_become_attribute_tags() {
+    let mut i = indicator("[domain-name:value = 'a.example']");
+    i["object_marking_refs"] = json!([
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        "marking-definition--0000aaaa-0000-4000-8000-000000000001",
+        "marking-definition--unknown"
+    ]);
+    let out = map(vec![
+        json!({"type": "marking-definition", "id": "marking-definition--0000aaaa-0000-4000-8000-000000000001",
+               "definition_type": "tlp", "definition": {"tlp": "green"}}),
+        i,
+    ]);
+    let tags: Vec<&str> = out.attributes[0]
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(tags, vec!["tlp:red", "tlp:green"]);
 }
