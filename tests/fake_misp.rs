@@ -21,9 +21,6 @@ const BAD_KEY: &str = "0000000000000000000000000000000000000bad";
 
 /// Transcripts not replayed, with the reason (everything else is replayed and compared).
 const NOT_MODELLED: &[(u32, &str)] = &[
-    (32, "GET /tags/index is not modelled"),
-    (62, "POST /attributes/restSearch is not modelled"),
-    (63, "GET /events/index is not modelled"),
     (
         81,
         "sharing groups are configured at start, not created over REST",
@@ -373,6 +370,49 @@ fn project(v: &Value, with_ts: bool) -> Value {
         }),
         Value::Object(m) if m.contains_key("Event") => {
             json!({ "Event": proj_event(&m["Event"], with_ts) })
+        }
+        Value::Object(m) if m.get("response").and_then(|r| r.get("Attribute")).is_some() => {
+            let attrs: Vec<Value> = m["response"]["Attribute"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| json!({"attr": proj_attr(x), "Event": pick(&x["Event"], &["id", "uuid", "info", "orgc_id"])}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({ "response": { "Attribute": attrs } })
+        }
+        Value::Object(m) if m.contains_key("EventTag") => {
+            let mut p = pick(
+                v,
+                &[
+                    "id",
+                    "uuid",
+                    "info",
+                    "orgc_id",
+                    "org_id",
+                    "attribute_count",
+                    "published",
+                    "distribution",
+                ],
+            );
+            let tags: Vec<Value> = m["EventTag"]
+                .as_array()
+                .map(|a| a.iter().map(|t| t["Tag"].clone()).collect())
+                .unwrap_or_default();
+            p.insert("EventTag".to_owned(), tag_names(&Value::Array(tags)));
+            Value::Object(p)
+        }
+        Value::Object(m) if m.len() == 1 && m.get("Tag").is_some_and(Value::is_array) => {
+            let tags: Vec<Value> = m["Tag"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| json!(pick(t, &["id", "name", "count", "attribute_count"])))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({ "Tag": tags })
         }
         Value::Object(m) if m.contains_key("response") => json!({ "response": m["response"]
             .as_array()
@@ -1269,6 +1309,23 @@ async fn faults_5xx_429_latency_and_prefix() {
         "a faulted request never reaches MISP logic"
     );
     assert!(misp.faults().pending().is_empty());
+    // A delayed request still gets its normal answer; a client timeout shorter than the delay fires.
+    misp.faults()
+        .delay_next(1, Duration::from_secs(5), Some("/servers/getVersion"));
+    let timed_out = c
+        .get(format!("{}/servers/getVersion", misp.url()))
+        .header("Authorization", &key)
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(timed_out.is_err_and(|e| e.is_timeout()));
+    misp.faults().delay_next(1, Duration::from_millis(50), None);
+    assert_eq!(
+        call(&c, &misp, "GET", "/servers/getVersion", &key, None)
+            .await
+            .status,
+        200
+    );
     misp.faults().set_latency(Duration::from_millis(150));
     let t0 = Instant::now();
     assert_eq!(

@@ -250,6 +250,49 @@ impl Store {
             None => Reply::internal(url),
         }
     }
+
+    /// `POST /attributes/restSearch` with `uuid` (string or list) (#62): `{"response":{"Attribute":[…]}}`.
+    pub fn attributes_rest_search(&self, user: &User, body: &Map<String, Value>) -> Reply {
+        let uuids: Vec<String> = match body.get("uuid") {
+            Some(Value::Array(v)) => v
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            Some(Value::String(u)) => vec![u.clone()],
+            _ => Vec::new(),
+        };
+        let mut ids: Vec<u64> = if uuids.is_empty() {
+            self.attrs.keys().copied().collect()
+        } else {
+            uuids
+                .iter()
+                .filter_map(|u| self.attr_by_uuid.get(u).copied())
+                .collect()
+        };
+        ids.sort_unstable();
+        let items: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| self.attrs.get(id))
+            .filter(|a| !a.deleted)
+            .filter_map(|a| {
+                let e = self.events.get(&a.event_id).filter(|e| self.can_see(user, e))?;
+                let mut v = render::attribute_flat(a, false);
+                if let Value::Object(m) = &mut v {
+                    m.insert(
+                        "Event".to_owned(),
+                        json!({"org_id": e.org_id.to_string(), "distribution": e.distribution.to_string(),
+                               "publish_timestamp": e.publish_timestamp.to_string(), "id": e.id.to_string(),
+                               "info": e.info, "orgc_id": e.orgc_id.to_string(), "uuid": e.uuid}),
+                    );
+                }
+                Some(v)
+            })
+            .collect();
+        let n = items.len();
+        let mut r = Reply::ok(json!({"response": {"Attribute": items}}));
+        r.result_count = Some(n);
+        r
+    }
 }
 
 /// The object templates the fake knows for `/objects/add/{event}/{template}`:

@@ -578,6 +578,53 @@ impl Store {
         };
         Reply::save_success(&msg, &short_url, None)
     }
+
+    /// `GET /events/index` (#63): event metadata with `EventTag`, newest change first, `X-Result-Count`.
+    pub fn events_index(&self, user: &User) -> Reply {
+        let mut events: Vec<&Event> = self
+            .events
+            .values()
+            .filter(|e| self.can_see(user, e))
+            .collect();
+        events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.id.cmp(&a.id)));
+        let org = |id: u64| {
+            let (name, uuid) = self
+                .org(id)
+                .map(|o| (o.name.clone(), o.uuid.clone()))
+                .unwrap_or_default();
+            json!({"id": id.to_string(), "name": name, "uuid": uuid})
+        };
+        let items: Vec<Value> = events
+            .iter()
+            .map(|e| {
+                let tags: Vec<Value> = e
+                    .tags
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| {
+                        let t = self.tag(r.tag_id)?;
+                        Some(json!({"id": (i + 1).to_string(), "event_id": e.id.to_string(),
+                            "tag_id": t.id.to_string(), "local": r.local, "relationship_type": null,
+                            "Tag": {"id": t.id.to_string(), "name": t.name, "colour": t.colour, "is_galaxy": false}}))
+                    })
+                    .collect();
+                json!({
+                    "id": e.id.to_string(), "org_id": e.org_id.to_string(), "date": e.date, "info": e.info,
+                    "uuid": e.uuid, "published": e.published, "analysis": e.analysis.to_string(),
+                    "attribute_count": self.attribute_count(e).to_string(), "orgc_id": e.orgc_id.to_string(),
+                    "timestamp": e.timestamp.to_string(), "distribution": e.distribution.to_string(),
+                    "sharing_group_id": e.sharing_group_id.to_string(), "proposal_email_lock": false,
+                    "locked": false, "threat_level_id": e.threat_level_id.to_string(),
+                    "publish_timestamp": e.publish_timestamp.to_string(), "sighting_timestamp": "0",
+                    "disable_correlation": e.disable_correlation, "extends_uuid": e.extends_uuid,
+                    "protected": null, "Org": org(e.org_id), "Orgc": org(e.orgc_id), "EventTag": tags,
+                })
+            })
+            .collect();
+        let mut r = Reply::ok(Value::Array(items));
+        r.result_count = Some(events.len());
+        r
+    }
 }
 
 fn items_len(v: &Value) -> usize {

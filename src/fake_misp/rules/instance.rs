@@ -52,4 +52,26 @@ impl Store {
             .collect();
         Reply::ok(json!({ "response": items }))
     }
+
+    /// `GET /tags/index` (#32): every tag by name with how many events and attributes carry it.
+    pub fn tags_index(&self) -> Reply {
+        let mut tags: Vec<&super::super::model::Tag> = self.tags.iter().collect();
+        tags.sort_by(|a, b| a.name.cmp(&b.name));
+        let items: Vec<Value> = tags
+            .iter()
+            .map(|t| {
+                let count = self.events.values().filter(|e| e.tags.iter().any(|r| r.tag_id == t.id)).count();
+                let attribute_count = self
+                    .attrs
+                    .values()
+                    .filter(|a| a.tags.iter().any(|r| r.tag_id == t.id))
+                    .count();
+                json!({"id": t.id.to_string(), "name": t.name, "colour": t.colour, "exportable": true,
+                       "org_id": "0", "user_id": "0", "hide_tag": false, "numerical_value": null,
+                       "is_galaxy": false, "is_custom_galaxy": false, "local_only": false, "favourite": false,
+                       "count": count, "attribute_count": attribute_count})
+            })
+            .collect();
+        Reply::ok(json!({ "Tag": items }))
+    }
 }
