@@ -203,8 +203,10 @@ async fn happy_path_all_examples_become_events() {
         .local_addr()
         .unwrap()
         .port();
+    // The sample configuration, with the test's MISP, queue and ports from the environment.
     let w = env
         .command(&["run"])
+        .env("CONFIG_FILE", manifest("config.yml.sample"))
         .env("CONNECTOR_METRICS_PORT", port.to_string())
         .env("CONNECTOR_METRICS_BIND", "127.0.0.1")
         .stdout(Stdio::null())
@@ -574,5 +576,27 @@ async fn check_publish_and_run_report_problems_with_exit_codes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    env.q.cleanup(&ch).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misp_429_retry_after_is_honoured() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let env = Env::new("e2e-429").await;
+    let w = env.worker();
+    env.wait_consuming(&conn).await;
+    env.misp.faults().throttle_next(1, 1, None);
+    let started = tokio::time::Instant::now();
+    let id = Uuid::new_v4();
+    env.publish(&[story(id, false)]).await;
+    env.wait_events(1, 30).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "MISP asked for 1 s and got it"
+    );
+    env.wait_depth(&ch, &env.q.results, 1, 10).await;
+    assert_eq!(depth(&ch, &env.q.dlq).await, 0);
+    stop(w).await;
     env.q.cleanup(&ch).await;
 }
