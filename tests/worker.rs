@@ -647,3 +647,76 @@ async fn unreachable_broker_is_retried_until_shutdown() {
     assert!(!w.state.is_connected());
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_declared_delivery_limit_dead_letters_crash_loops() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let q = Queues::new("deliverylimit");
+    let mut s = q.settings();
+    s.delivery_limit = 2;
+    misp_connector::worker::topology::declare(&ch, &s)
+        .await
+        .expect("topology declared");
+    publish(&ch, &q.main, b"{\"crashes\":\"every worker\"}").await;
+    // A consumer that dies before acking, again and again (simulated by nack + requeue).
+    for _ in 0..3 {
+        if let Some(m) = ch
+            .basic_get(q.main.as_str().into(), Default::default())
+            .await
+            .unwrap()
+        {
+            m.delivery
+                .acker
+                .nack(lapin::options::BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let ch2 = ch.clone();
+    let dlq = q.dlq.clone();
+    eventually(10, "the broker dead-lettered the message", move || {
+        let ch = ch2.clone();
+        let dlq = dlq.clone();
+        async move { depth(&ch, &dlq).await == 1 }
+    })
+    .await;
+    assert_eq!(depth(&ch, &q.main).await, 0);
+    q.cleanup(&ch).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_existing_queue_stops_the_worker_with_a_clear_error() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let q = Queues::new("conflict");
+    // An operator's classic queue without our arguments.
+    ch.queue_declare(
+        q.main.as_str().into(),
+        lapin::options::QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let worker = Worker::new(q.settings(), FakeProcessor::default())
+        .unwrap()
+        .with_converter(fake_convert);
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        worker.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the worker gives up instead of retrying forever")
+    .expect_err("declaration refused");
+    let msg = err.to_string();
+    assert!(msg.contains(&q.main), "{msg}");
+    assert!(msg.contains("amqp.declare"), "{msg}");
+    let ch = conn.create_channel().await.unwrap();
+    q.cleanup(&ch).await;
+}

@@ -66,6 +66,9 @@ impl Env {
             .env("CONNECTOR_RETRY_INITIAL_DELAY_MS", "300")
             .env("CONNECTOR_RETRY_MAX_DELAY_MS", "1000")
             .env("CONNECTOR_IN_PROCESS_RETRY_MAX_MS", "200")
+            .env("CONNECTOR_IN_PROCESS_RETRY_INITIAL_MS", "20")
+            .env("AMQP_RECONNECT_INITIAL_MS", "100")
+            .env("AMQP_RECONNECT_MAX", "1")
             .env("CONNECTOR_SHUTDOWN_TIMEOUT", "10")
             .env("CONNECTOR_METRICS_PORT", "0")
             .env("CONNECTOR_LOG_LEVEL", "info")
@@ -195,7 +198,20 @@ async fn happy_path_all_examples_become_events() {
     }
     // Published before the worker starts: `publish` declares the topology.
     env.publish(&bodies).await;
-    let w = env.worker();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The sample configuration, with the test's MISP, queue and ports from the environment.
+    let w = env
+        .command(&["run"])
+        .env("CONFIG_FILE", manifest("config.yml.sample"))
+        .env("CONNECTOR_METRICS_PORT", port.to_string())
+        .env("CONNECTOR_METRICS_BIND", "127.0.0.1")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn misp-connector run");
     env.wait_events(10, 30).await;
     env.wait_depth(&ch, &env.q.main, 0, 10).await;
     env.wait_depth(&ch, &env.q.results, 10, 10).await;
@@ -206,6 +222,39 @@ async fn happy_path_all_examples_become_events() {
         assert!(r["misp_event_id"].is_string(), "{r}");
     }
     assert_eq!(depth(&ch, &env.q.dlq).await, 0);
+    // The worker reports to /metrics and is ready.
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("/readyz answers");
+    assert!(ready.status().is_success(), "{}", ready.status());
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("misp_connector_stories_total{outcome=\"created\"} 10"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("misp_connector_messages_received_total 8"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("misp_connector_amqp_connected 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("misp_connector_concurrency_limit 4"),
+        "{metrics}"
+    );
     stop(w).await;
     assert_eq!(env.misp.state().event_count(), 10);
     env.q.cleanup(&ch).await;
@@ -437,5 +486,117 @@ async fn two_workers_with_updates_keep_the_newest_version_once() {
     assert_eq!(depth(&ch, &env.q.dlq).await, 0);
     stop(w1).await;
     stop(w2).await;
+    env.q.cleanup(&ch).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_publish_and_run_report_problems_with_exit_codes() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let env = Env::new("e2e-cli").await;
+
+    // check: MISP fine, queue missing but declared at start → 0; with declare off → 1.
+    let out = env.command(&["check"]).output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("does not exist yet"), "{stdout}");
+    assert!(
+        !stdout.contains("guest:guest"),
+        "password not printed: {stdout}"
+    );
+    let out = env
+        .command(&["check"])
+        .env("AMQP_DECLARE", "false")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AMQP check failed"));
+
+    // check: unreachable broker → 1.
+    let out = env
+        .command(&["check"])
+        .env("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    // publish: a missing file → 2 and nothing sent.
+    let good = env.dir.path().join("good.json");
+    std::fs::write(&good, story(Uuid::new_v4(), false)).unwrap();
+    let out = env
+        .command(&[
+            "publish",
+            good.to_str().unwrap(),
+            "/nonexistent/bundle.json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/bundle.json"));
+    // The topology was never declared: the passive check closes its channel, so use a fresh one.
+    let probe = conn.create_channel().await.unwrap();
+    assert!(
+        probe
+            .queue_declare(
+                env.q.main.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .is_err(),
+        "nothing published, nothing declared"
+    );
+
+    // run: invalid configuration → 2 with the key named.
+    let out = env
+        .command(&["run"])
+        .env("AMQP_PREFETCH", "0")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("amqp.prefetch"));
+
+    // run: a bad MISP key fails fast with 2.
+    let out = env
+        .command(&["run"])
+        .env("MISP_API_KEY", "WrongKey0000000000000000000000000000000X")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.q.cleanup(&ch).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misp_429_retry_after_is_honoured() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let env = Env::new("e2e-429").await;
+    let w = env.worker();
+    env.wait_consuming(&conn).await;
+    env.misp.faults().throttle_next(1, 1, None);
+    let started = tokio::time::Instant::now();
+    let id = Uuid::new_v4();
+    env.publish(&[story(id, false)]).await;
+    env.wait_events(1, 30).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "MISP asked for 1 s and got it"
+    );
+    env.wait_depth(&ch, &env.q.results, 1, 10).await;
+    assert_eq!(depth(&ch, &env.q.dlq).await, 0);
+    stop(w).await;
     env.q.cleanup(&ch).await;
 }

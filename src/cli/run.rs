@@ -5,14 +5,13 @@
 //! 2 on invalid configuration.
 
 use std::path::Path;
-use std::time::Duration;
 
 use misp_connector::config::Config;
 use misp_connector::sync::startup::MetadataCache;
 use misp_connector::sync::{SyncSettings, Syncer};
 use misp_connector::telemetry::metrics::Metrics;
 use misp_connector::telemetry::server::{Readiness, Server};
-use misp_connector::worker::{BreakerState, Worker, WorkerError, WorkerSettings};
+use misp_connector::worker::{Worker, WorkerError, WorkerSettings, connect};
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
@@ -103,26 +102,12 @@ pub fn run(config_path: Option<&Path>) -> Exit {
             SyncSettings::new(config.misp.organisation_id.clone()),
         );
         let worker = match Worker::new(settings, syncer) {
-            Ok(w) => w.with_metrics(metrics),
+            Ok(w) => w.with_metrics(metrics).with_readiness(readiness),
             Err(e) => {
                 eprintln!("misp-connector: invalid configuration: {e}");
                 return Exit::Invalid;
             }
         };
-        let state = worker.state();
-        {
-            let t = shutdown.clone();
-            tokio::spawn(async move {
-                loop {
-                    readiness.set_amqp_connected(state.is_connected());
-                    readiness.set_misp_reachable(state.breaker.state() != BreakerState::Open);
-                    tokio::select! {
-                        _ = t.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    }
-                }
-            });
-        }
         match worker.run(shutdown).await {
             Ok(()) => Exit::Ok,
             Err(e @ WorkerError::Settings(_)) | Err(e @ WorkerError::CaFile { .. }) => {
@@ -175,4 +160,66 @@ impl Signals {
         }
         shutdown.cancel();
     }
+}
+
+/// `check`'s AMQP part: log in to the broker and look at the queue (passively: nothing is created).
+pub(super) async fn check_amqp(config: &Config) -> Exit {
+    let settings = match worker_settings(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("misp-connector: invalid configuration: {e}");
+            return Exit::Invalid;
+        }
+    };
+    let conn = match connect(&settings).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("misp-connector: AMQP check failed: {e}");
+            return Exit::Failure;
+        }
+    };
+    let exit = match conn.create_channel().await {
+        Ok(ch) => {
+            let passive = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            match ch
+                .queue_declare(settings.queue.as_str().into(), passive, Default::default())
+                .await
+            {
+                Ok(q) => {
+                    println!(
+                        "AMQP {} OK: queue {} holds {} message(s), {} consumer(s)",
+                        settings.redacted_url(),
+                        settings.queue,
+                        q.message_count(),
+                        q.consumer_count()
+                    );
+                    Exit::Ok
+                }
+                Err(_) if settings.declare => {
+                    println!(
+                        "AMQP {} OK: queue {} does not exist yet (amqp.declare creates it at start)",
+                        settings.redacted_url(),
+                        settings.queue
+                    );
+                    Exit::Ok
+                }
+                Err(e) => {
+                    eprintln!(
+                        "misp-connector: AMQP check failed: queue {} is not usable and amqp.declare is false: {e}",
+                        settings.queue
+                    );
+                    Exit::Failure
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("misp-connector: AMQP check failed: opening a channel: {e}");
+            Exit::Failure
+        }
+    };
+    let _ = conn.close(200, "check done".into()).await;
+    exit
 }

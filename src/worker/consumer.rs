@@ -41,6 +41,7 @@ use crate::envelope;
 use crate::error::ErrorClass;
 use crate::sync::SyncOutcome;
 use crate::telemetry::metrics::{BreakerState as MetricsBreaker, Metrics};
+use crate::telemetry::server::Readiness;
 
 /// Why the worker stopped with an error (everything else is retried forever).
 #[derive(Debug, thiserror::Error)]
@@ -122,17 +123,29 @@ struct Ctx<P> {
     locks: StoryLocks,
     state: Arc<WorkerState>,
     metrics: Option<Metrics>,
+    readiness: Option<Readiness>,
 }
 
 impl<P> Ctx<P> {
+    fn set_connected(&self, up: bool) {
+        self.state.set_connected(up);
+        self.metrics(|m| m.set_amqp_connected(up));
+        if let Some(r) = &self.readiness {
+            r.set_amqp_connected(up);
+        }
+    }
+
     fn metrics(&self, f: impl FnOnce(&Metrics)) {
         if let Some(m) = &self.metrics {
             f(m);
         }
     }
 
-    /// Publish the limiter and breaker gauges.
+    /// Publish the limiter and breaker gauges (and MISP readiness: not ready while the breaker is open).
     fn gauges(&self) {
+        if let Some(r) = &self.readiness {
+            r.set_misp_reachable(self.state.breaker.state() != BreakerState::Open);
+        }
         self.metrics(|m| {
             m.set_concurrency_limit(self.state.limiter.limit());
             m.set_circuit_breaker(match self.state.breaker.state() {
@@ -176,6 +189,7 @@ impl<P: StoryProcessor> Worker<P> {
                 locks: StoryLocks::default(),
                 state,
                 metrics: None,
+                readiness: None,
             }),
         })
     }
@@ -188,6 +202,11 @@ impl<P: StoryProcessor> Worker<P> {
     /// Report to these Prometheus metrics.
     pub fn with_metrics(self, metrics: Metrics) -> Worker<P> {
         self.edit(|ctx| ctx.metrics = Some(metrics))
+    }
+
+    /// Report AMQP connectivity and MISP reachability (circuit breaker) to this readiness flag.
+    pub fn with_readiness(self, readiness: Readiness) -> Worker<P> {
+        self.edit(|ctx| ctx.readiness = Some(readiness))
     }
 
     fn edit(self, f: impl FnOnce(&mut Ctx<P>)) -> Worker<P> {
@@ -229,8 +248,7 @@ impl<P: StoryProcessor> Worker<P> {
                 Ok(conn) => {
                     delays = reconnect_backoff(s);
                     let end = session(&ctx, &conn, &shutdown, &tracker, &abort).await;
-                    ctx.state.set_connected(false);
-                    ctx.metrics(|m| m.set_amqp_connected(false));
+                    ctx.set_connected(false);
                     match end {
                         Ok(SessionEnd::Shutdown) => break Ok(()),
                         Ok(SessionEnd::Lost(reason)) => {
@@ -339,8 +357,7 @@ async fn session<P: StoryProcessor>(
         Ok(c) => c,
         Err(e) => return Ok(lost(&format!("consuming from queue '{}'", s.queue), e)),
     };
-    ctx.state.set_connected(true);
-    ctx.metrics(|m| m.set_amqp_connected(true));
+    ctx.set_connected(true);
     ctx.gauges();
     info!(queue = %s.queue, prefetch = s.prefetch, concurrency = s.concurrency, "consuming");
 
@@ -406,6 +423,20 @@ async fn session<P: StoryProcessor>(
     }
     close_quietly(conn).await;
     Ok(SessionEnd::Shutdown)
+}
+
+/// Bundles larger than this are converted with `block_in_place`, so a big conversion does not stall the
+/// runtime thread that also drives heartbeats and other deliveries.
+const BLOCKING_THRESHOLD: usize = 512 * 1024;
+
+fn cpu_bound<T>(size: usize, f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if size > BLOCKING_THRESHOLD && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 
 /// One story that did not make it into MISP this round.
@@ -488,7 +519,7 @@ async fn process_message<P: StoryProcessor>(
     };
     let work_id = env.work_id.clone();
     let started = Instant::now();
-    let converted = (ctx.convert)(&env.bundle, opts);
+    let converted = cpu_bound(env.bundle.len(), || (ctx.convert)(&env.bundle, opts));
     ctx.metrics(|m| m.conversion(started.elapsed()));
     let conversion = match converted {
         Ok(c) => c,

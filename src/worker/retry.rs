@@ -30,7 +30,8 @@ pub mod headers {
     pub const ERROR_MESSAGE: &str = "x-error-message";
     /// Comma-separated ids of the stories that failed (empty when the bundle itself was unusable).
     pub const STORY_IDS: &str = "x-story-ids";
-    /// Comma-separated ids of stories of this message that MISP already holds (skipped in later rounds).
+    /// Comma-separated ids of stories of this message that MISP already holds (skipped in later rounds;
+    /// retry queue only, never on DLQ copies).
     pub const DONE_STORIES: &str = "x-done-stories";
     /// The queue the message was consumed from.
     pub const ORIGINAL_QUEUE: &str = "x-original-queue";
@@ -165,7 +166,14 @@ pub fn failure_headers(
     queue: &str,
     now: DateTime<Utc>,
 ) -> FieldTable {
-    let mut h = original.cloned().unwrap_or_default();
+    // `x-done-stories` is only carried to the retry queue (set again by `set_done`): a DLQ copy replayed later
+    // is processed in full.
+    let mut h = FieldTable::default();
+    for (k, v) in original.map(FieldTable::inner).into_iter().flatten() {
+        if k.as_str() != headers::DONE_STORIES {
+            h.insert(k.clone(), v.clone());
+        }
+    }
     let now_s = now.to_rfc3339_opts(SecondsFormat::Millis, true);
     let first = state.first_failure.clone().unwrap_or_else(|| now_s.clone());
     h.insert(
@@ -339,6 +347,9 @@ mod tests {
             as_string(&h.inner()[headers::ERROR_CLASS]).as_deref(),
             Some("transient")
         );
+        // A DLQ copy does not carry the done list.
+        let dead = failure_headers(Some(&h), &st, &failure, 2, "q", now);
+        assert!(!dead.contains_key(headers::DONE_STORIES));
         // The first failure time survives later rounds.
         let later = failure_headers(
             Some(&h),
