@@ -11,13 +11,13 @@ use crate::stix::Object;
 use crate::stix::pattern::{self, FlatPattern, Join, PatternError};
 
 use super::observable::{self, Source};
-use super::{Builder, Timing, bounded_comment, labels_of, misp_label};
+use super::{Builder, Timing, bounded_comment, misp_label};
 
 /// Map one indicator.
 pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
     let comment = indicator_comment(o);
     let timing = Timing::from_range(o.str("valid_from"), o.str("valid_until"));
-    let labels = labels_of(&o.props);
+    let labels = b.object_tags(&o.props);
     let Some(pattern) = o.text("pattern") else {
         b.warn(&o.id, "indicator has no pattern; skipped");
         return;
@@ -172,10 +172,11 @@ fn map_stix(b: &mut Builder, ctx: &Ctx<'_>) {
     };
     let mut mapped = Vec::with_capacity(groups.len());
     for (object_type, props) in &groups {
-        match observable::map_observable(object_type, props, Source::Pattern) {
-            Some(m) if !m.attributes.is_empty() => mapped.push(m),
-            _ => return raw(b, ctx),
+        let all = observable::map_observable_all(object_type, props, Source::Pattern);
+        if all.is_empty() {
+            return raw(b, ctx);
         }
+        mapped.extend(all);
     }
     for m in &mapped {
         if !m.unmapped.is_empty() {

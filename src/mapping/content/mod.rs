@@ -62,6 +62,11 @@ pub struct ContentOutput {
 pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
     let index: HashMap<&str, &Object> = objects.iter().map(|o| (o.id.as_str(), o)).collect();
     let mut b = Builder::new(event_uuid);
+    b.markings = objects
+        .iter()
+        .filter(|o| o.type_ == "marking-definition")
+        .filter_map(|o| Some((o.id.clone(), crate::story::tlp::marking_tlp(o)?.tag())))
+        .collect();
 
     // Pass 1: which SCOs are covered elsewhere (by an observed-data, or folded into a composite SCO).
     let mut via_observed: HashSet<&str> = HashSet::new();
@@ -86,6 +91,22 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
             }
             "vulnerability" => sdo::map_vulnerability(&mut b, o),
             t if sdo::is_named_sdo(t) => sdo::map_named_sdo(&mut b, o),
+            // SDOs misp-stix turns into objects (geolocation, malware-analysis, identity).
+            "location" | "malware-analysis" | "identity" => {
+                let resolve = |_: &str| None;
+                let comment = o.text("name").unwrap_or("");
+                map_sco(
+                    &mut b,
+                    &o.id,
+                    &o.type_,
+                    &o.props,
+                    &resolve,
+                    &Timing::default(),
+                    comment,
+                    None,
+                );
+            }
+            "x-misp-object" => sdo::map_misp_object(&mut b, o),
             t if t == "x-misp-attribute" || t.starts_with("x-misp-object-") => {
                 sdo::map_misp_attribute(&mut b, o)
             }
@@ -229,17 +250,17 @@ fn map_sco<'a>(
     type_hint: Option<&str>,
 ) {
     let (flat, _) = observable::flatten_sco(type_, props, resolve);
-    let Some(mapped) = observable::map_observable(type_, &flat, Source::Observable) else {
-        return;
-    };
-    if mapped.attributes.is_empty() {
+    let all = observable::map_observable_all(type_, &flat, Source::Observable);
+    if all.is_empty() {
         tracing::debug!(id = %source_id, "content: observable without mappable properties");
         return;
     }
-    let labels = labels_of(props);
-    b.emit(
-        source_id, &mapped, type_hint, false, comment, timing, &labels,
-    );
+    let labels = b.object_tags(props);
+    for mapped in &all {
+        b.emit(
+            source_id, mapped, type_hint, false, comment, timing, &labels,
+        );
+    }
 }
 
 /// The labels of an object that become attribute tags (MISP-internal `misp:*` labels excluded).
@@ -365,6 +386,16 @@ pub fn item_uuid(event: Uuid, key: &str) -> Uuid {
     crate::mapping::ids::uuid_for(event, key)
 }
 
+/// One attribute of an object to build.
+pub(crate) struct ObjAttr<'a> {
+    pub relation: &'a str,
+    pub type_: &'a str,
+    pub value: &'a str,
+    pub to_ids: bool,
+    /// Used when valid for the type; else the type's default category.
+    pub category: Option<&'a str>,
+}
+
 /// Collects the output, de-duplicating and bounding it.
 pub(crate) struct Builder {
     event: Uuid,
@@ -377,6 +408,8 @@ pub(crate) struct Builder {
     warnings: Vec<Warning>,
     count: usize,
     truncated: bool,
+    /// TLP tag of each marking-definition present in the input (fixed TLP ids are known without it).
+    markings: HashMap<String, &'static str>,
 }
 
 impl Builder {
@@ -392,6 +425,7 @@ impl Builder {
             warnings: Vec::new(),
             count: 0,
             truncated: false,
+            markings: HashMap::new(),
         }
     }
 
@@ -402,6 +436,29 @@ impl Builder {
             tags: self.tags,
             warnings: self.warnings,
         }
+    }
+
+    /// Attribute tags of a content object: its labels and the TLP of its `object_marking_refs`.
+    pub(crate) fn object_tags(&self, props: &Map<String, Value>) -> Vec<String> {
+        let mut tags = labels_of(props);
+        let refs = props
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str);
+        for id in refs {
+            let tlp = crate::story::tlp::fixed_marking(id)
+                .map(|t| t.tag())
+                .or_else(|| self.markings.get(id).copied());
+            if let Some(tag) = tlp
+                && tags.len() < MAX_ATTRIBUTE_TAGS
+                && !tags.iter().any(|t| t == tag)
+            {
+                tags.push(tag.to_owned());
+            }
+        }
+        tags
     }
 
     pub(crate) fn warn(&mut self, id: &str, message: impl Into<String>) {
@@ -512,8 +569,7 @@ impl Builder {
         &mut self,
         source_id: &str,
         name: &str,
-        attrs: &[observable::MappedAttr],
-        to_ids: bool,
+        attrs: &[ObjAttr<'_>],
         comment: &str,
         labels: &[String],
     ) {
@@ -533,21 +589,25 @@ impl Builder {
         let mut attributes = Vec::with_capacity(attrs.len());
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         for a in attrs {
-            if !seen.insert((a.relation, a.value.as_str())) {
+            if !seen.insert((a.relation, a.value)) {
                 continue;
             }
-            let Some(category) = types::default_category(a.type_) else {
+            let Some(default_category) = types::default_category(a.type_) else {
                 continue;
             };
-            if !self.value_ok(source_id, a.type_, &a.value) {
+            if !self.value_ok(source_id, a.type_, a.value) {
                 continue;
             }
+            let category = a
+                .category
+                .filter(|c| types::is_valid_category(a.type_, c))
+                .unwrap_or(default_category);
             attributes.push(Attribute {
                 uuid: item_uuid(self.event, &format!("{key}/{}/{}", a.relation, a.value)),
                 type_: a.type_.to_owned(),
                 category: category.to_owned(),
-                value: a.value.clone(),
-                to_ids: to_ids && types::default_to_ids(a.type_),
+                value: a.value.to_owned(),
+                to_ids: a.to_ids,
                 comment: String::new(),
                 distribution: DISTRIBUTION_INHERIT,
                 object_relation: Some(a.relation.to_owned()),
@@ -599,20 +659,29 @@ impl Builder {
                 source_id, type_, None, &value, to_ids, comment, timing, labels,
             );
         } else if mapped.object_name.is_empty() {
-            for a in &mapped.attributes {
+            // No template (mac-addr, mutex …): each value on its own; descriptive extras cannot stand alone.
+            for a in mapped
+                .attributes
+                .iter()
+                .filter(|a| observable::standalone_type(a.type_))
+            {
                 self.attribute(
                     source_id, a.type_, None, &a.value, to_ids, comment, timing, labels,
                 );
             }
         } else {
-            self.object(
-                source_id,
-                mapped.object_name,
-                &mapped.attributes,
-                to_ids,
-                comment,
-                labels,
-            );
+            let attrs: Vec<ObjAttr<'_>> = mapped
+                .attributes
+                .iter()
+                .map(|a| ObjAttr {
+                    relation: a.relation.as_ref(),
+                    type_: a.type_,
+                    value: &a.value,
+                    to_ids: to_ids && types::default_to_ids(a.type_),
+                    category: None,
+                })
+                .collect();
+            self.object(source_id, mapped.object_name, &attrs, comment, labels);
         }
     }
 }

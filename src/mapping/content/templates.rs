@@ -68,11 +68,25 @@ pub const TEMPLATES: &[Template] = &[
         description: "File object describing a file with meta-information",
     },
     Template {
+        name: "geolocation",
+        uuid: "cd6f2238-ba55-4888-82c4-104e6e1acf21",
+        version: "8",
+        meta_category: "misc",
+        description: "An object to describe a geographic location.",
+    },
+    Template {
         name: "http-request",
         uuid: "b4a8d163-8110-4239-bfcf-e08f3a9fdf7b",
         version: "4",
         meta_category: "network",
         description: "A single HTTP request header",
+    },
+    Template {
+        name: "identity",
+        uuid: "ae85b960-b507-4de2-a32c-9cfb8f25f990",
+        version: "1",
+        meta_category: "misc",
+        description: "Identities can represent actual individuals, organizations, or groups (e.g., ACME, Inc.) as well as classes of individuals, organizations, systems or groups (e.g., the finance sector).",
     },
     Template {
         name: "ip-port",
@@ -82,11 +96,11 @@ pub const TEMPLATES: &[Template] = &[
         description: "An IP address (or domain or hostname) and a port seen as a tuple (or as a triple) in a specific time frame.",
     },
     Template {
-        name: "network-connection",
-        uuid: "af16764b-f8e5-4603-9de1-de34d272f80b",
-        version: "7",
-        meta_category: "network",
-        description: "A local or remote network connection.",
+        name: "malware-analysis",
+        uuid: "8229ee82-7218-4ff5-9eac-57961a6f0288",
+        version: "1",
+        meta_category: "misc",
+        description: "Malware Analysis captures the metadata and results of a particular static or dynamic analysis performed on a malware instance or family.",
     },
     Template {
         name: "network-socket",
@@ -101,6 +115,20 @@ pub const TEMPLATES: &[Template] = &[
         version: "1",
         meta_category: "network",
         description: "Generic network traffic that originates from a source and is addressed to a destination.",
+    },
+    Template {
+        name: "pe",
+        uuid: "cf7adecc-d4f0-4e88-9d90-f978ee151a07",
+        version: "6",
+        meta_category: "file",
+        description: "Object describing a Portable Executable",
+    },
+    Template {
+        name: "pe-section",
+        uuid: "198a17d2-a135-4b25-9a32-5aa4e632014a",
+        version: "1",
+        meta_category: "file",
+        description: "Object describing a section of a Portable Executable",
     },
     Template {
         name: "process",
