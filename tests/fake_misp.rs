@@ -629,6 +629,19 @@ async fn add_stores_everything_and_duplicate_uuid_is_404_with_location() {
         assert_eq!(v.status, 200);
         assert_eq!(v.body["Event"]["uuid"], EV);
     }
+    // HEAD (PyMISP's event_exists): status only.
+    let head = call(&c, &misp, "HEAD", &format!("/events/view/{EV}"), &key, None).await;
+    assert_eq!((head.status, head.body.clone()), (200, Value::Null));
+    let head = call(
+        &c,
+        &misp,
+        "HEAD",
+        "/events/view/00000000-0000-4000-8000-00000000dead",
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(head.status, 404);
     let none = call(
         &c,
         &misp,
@@ -898,6 +911,14 @@ async fn four_byte_utf8_is_a_500_and_stores_nothing() {
     assert_eq!(misp.state().event_count(), 0);
     let mut ev = sample_event();
     ev["Event"]["Attribute"][0]["comment"] = json!("\u{1F4A9}");
+    assert_eq!(
+        call(&c, &misp, "POST", "/events/add", &key, Some(ev))
+            .await
+            .status,
+        500
+    );
+    let mut ev = sample_event();
+    ev["Event"]["Object"][0]["Attribute"][0]["value"] = json!("xn--\u{1F600}.example");
     assert_eq!(
         call(&c, &misp, "POST", "/events/add", &key, Some(ev))
             .await

@@ -106,6 +106,7 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
                     None,
                 );
             }
+            "x-misp-object" => sdo::map_misp_object(&mut b, o),
             t if t == "x-misp-attribute" || t.starts_with("x-misp-object-") => {
                 sdo::map_misp_attribute(&mut b, o)
             }
@@ -385,6 +386,16 @@ pub fn item_uuid(event: Uuid, key: &str) -> Uuid {
     crate::mapping::ids::uuid_for(event, key)
 }
 
+/// One attribute of an object to build.
+pub(crate) struct ObjAttr<'a> {
+    pub relation: &'a str,
+    pub type_: &'a str,
+    pub value: &'a str,
+    pub to_ids: bool,
+    /// Used when valid for the type; else the type's default category.
+    pub category: Option<&'a str>,
+}
+
 /// Collects the output, de-duplicating and bounding it.
 pub(crate) struct Builder {
     event: Uuid,
@@ -558,8 +569,7 @@ impl Builder {
         &mut self,
         source_id: &str,
         name: &str,
-        attrs: &[observable::MappedAttr],
-        to_ids: bool,
+        attrs: &[ObjAttr<'_>],
         comment: &str,
         labels: &[String],
     ) {
@@ -579,24 +589,28 @@ impl Builder {
         let mut attributes = Vec::with_capacity(attrs.len());
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         for a in attrs {
-            if !seen.insert((a.relation.as_ref(), a.value.as_str())) {
+            if !seen.insert((a.relation, a.value)) {
                 continue;
             }
-            let Some(category) = types::default_category(a.type_) else {
+            let Some(default_category) = types::default_category(a.type_) else {
                 continue;
             };
-            if !self.value_ok(source_id, a.type_, &a.value) {
+            if !self.value_ok(source_id, a.type_, a.value) {
                 continue;
             }
+            let category = a
+                .category
+                .filter(|c| types::is_valid_category(a.type_, c))
+                .unwrap_or(default_category);
             attributes.push(Attribute {
                 uuid: item_uuid(self.event, &format!("{key}/{}/{}", a.relation, a.value)),
                 type_: a.type_.to_owned(),
                 category: category.to_owned(),
-                value: a.value.clone(),
-                to_ids: to_ids && types::default_to_ids(a.type_),
+                value: a.value.to_owned(),
+                to_ids: a.to_ids,
                 comment: String::new(),
                 distribution: DISTRIBUTION_INHERIT,
-                object_relation: Some(a.relation.to_string()),
+                object_relation: Some(a.relation.to_owned()),
                 disable_correlation: false,
                 deleted: false,
                 first_seen: None,
@@ -645,20 +659,29 @@ impl Builder {
                 source_id, type_, None, &value, to_ids, comment, timing, labels,
             );
         } else if mapped.object_name.is_empty() {
-            for a in &mapped.attributes {
+            // No template (mac-addr, mutex …): each value on its own; descriptive extras cannot stand alone.
+            for a in mapped
+                .attributes
+                .iter()
+                .filter(|a| observable::standalone_type(a.type_))
+            {
                 self.attribute(
                     source_id, a.type_, None, &a.value, to_ids, comment, timing, labels,
                 );
             }
         } else {
-            self.object(
-                source_id,
-                mapped.object_name,
-                &mapped.attributes,
-                to_ids,
-                comment,
-                labels,
-            );
+            let attrs: Vec<ObjAttr<'_>> = mapped
+                .attributes
+                .iter()
+                .map(|a| ObjAttr {
+                    relation: a.relation.as_ref(),
+                    type_: a.type_,
+                    value: &a.value,
+                    to_ids: to_ids && types::default_to_ids(a.type_),
+                    category: None,
+                })
+                .collect();
+            self.object(source_id, mapped.object_name, &attrs, comment, labels);
         }
     }
 }

@@ -55,7 +55,7 @@ impl Mapped {
 }
 
 /// Types that only make sense inside an object (a lone `text` or `datetime` says nothing).
-fn standalone_type(t: &str) -> bool {
+pub(crate) fn standalone_type(t: &str) -> bool {
     !matches!(
         t,
         "text"
@@ -408,6 +408,58 @@ fn custom_relation(path: &str) -> Option<String> {
     ok.then(|| rest.replace('_', "-"))
 }
 
+/// The MISP type of a custom relation: the relation itself when it names a type that carries a value on its
+/// own (`domain`, `hostname`, `port`, `phone-number`, `md5` …), a few aliases (`host`, `ip`), else `text`.
+fn custom_type(relation: &str) -> &'static str {
+    const OWN: &[&str] = &[
+        "domain",
+        "hostname",
+        "port",
+        "url",
+        "uri",
+        "link",
+        "filename",
+        "md5",
+        "sha1",
+        "sha256",
+        "sha512",
+        "ssdeep",
+        "tlsh",
+        "imphash",
+        "phone-number",
+        "first-name",
+        "last-name",
+        "middle-name",
+        "nationality",
+        "passport-number",
+        "iban",
+        "bic",
+        "btc",
+        "mac-address",
+        "user-agent",
+        "mime-type",
+        "cpe",
+        "AS",
+        "email-src",
+        "email-dst",
+        "ip-src",
+        "ip-dst",
+        "regkey",
+        "mutex",
+        "datetime",
+        "boolean",
+        "float",
+        "counter",
+        "size-in-bytes",
+    ];
+    match relation {
+        "host" => "hostname",
+        "ip" => "ip-dst",
+        "e-mail" | "email" => "email",
+        r => OWN.iter().find(|t| **t == r).copied().unwrap_or("text"),
+    }
+}
+
 /// Canonical value for a MISP type: hashes lower-case, `AS` numbers without the prefix (MISP stores them so,
 /// and comparing with what MISP holds must not see a change).
 pub fn canonical_value(type_: &str, value: &str) -> String {
@@ -496,9 +548,10 @@ pub fn map_observable(
                         .iter()
                         .any(|a| a.relation == relation && a.value == value)
                     {
+                        let type_ = custom_type(&relation);
                         attributes.push(MappedAttr {
                             relation: Cow::Owned(relation),
-                            type_: "text",
+                            type_,
                             value,
                         });
                     }
@@ -949,10 +1002,14 @@ mod tests {
             types(&m),
             vec![
                 ("user-id", "text", "misp"),
-                ("passport-number", "text", "AB1"),
+                ("passport-number", "passport-number", "AB1"),
                 ("KnownMalicious", "text", "yes"),
             ]
         );
+        assert_eq!(custom_type("host"), "hostname");
+        assert_eq!(custom_type("ip"), "ip-dst");
+        assert_eq!(custom_type("domain"), "domain");
+        assert_eq!(custom_type("operating-system"), "text");
         assert_eq!(m.unmapped.len(), 2);
     }
 

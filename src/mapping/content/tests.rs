@@ -802,3 +802,122 @@ fn tlp_markings_of_content_become_attribute_tags() {
         .collect();
     assert_eq!(tags, vec!["tlp:red", "tlp:green"]);
 }
+
+#[test]
+fn misp_custom_objects() {
+    let out = map(vec![
+        // Known template: an object, categories/to_ids as given when valid.
+        json!({"type": "x-misp-object", "id": "x-misp-object--1", "x_misp_name": "file",
+        "x_misp_attributes": [
+            {"object_relation": "filename", "type": "filename", "value": "a.exe", "to_ids": true},
+            {"object_relation": "md5", "type": "md5", "value": "AA", "category": "Nonsense"},
+            {"object_relation": "x", "type": "no-such-type", "value": "v"},
+            {"object_relation": "y", "type": "text"}
+        ]}),
+        // Unknown template: standalone values kept, the rest dropped with a warning.
+        json!({"type": "x-misp-object", "id": "x-misp-object--2", "labels": ["misp:name=\"btc-wallet\""],
+        "x_misp_attributes": [
+            {"object_relation": "wallet-address", "to_ids": true, "type": "btc", "value": "1E38"},
+            {"object_relation": "balance_BTC", "type": "float", "value": 2.25}
+        ]}),
+        // The story mapping's own objects are not content.
+        json!({"type": "x-misp-object", "id": "x-misp-object--3", "x_misp_name": "taranis-story",
+               "x_misp_attributes": [{"object_relation": "title", "type": "text", "value": "t"}]}),
+        json!({"type": "x-misp-object", "id": "x-misp-object--4", "x_misp_attributes": "nonsense"}),
+    ]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("filename"), s("filename"), s("a.exe")),
+            (s("md5"), s("md5"), s("aa")),
+        ]
+    );
+    assert!(out.objects[0].attributes[0].to_ids);
+    assert!(!out.objects[0].attributes[1].to_ids);
+    assert_eq!(out.objects[0].attributes[1].category, "Payload delivery");
+    assert_eq!(pairs(&out), vec![(s("btc"), s("1E38"))]);
+    assert!(out.attributes[0].to_ids);
+    assert_eq!(out.attributes[0].comment, "btc-wallet wallet-address");
+    assert_eq!(out.warnings.len(), 1);
+    assert!(out.warnings[0].message.contains("btc-wallet"));
+}
+
+/// Arbitrary JSON values for property values (bounded depth).
+fn arb_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "\\PC{0,24}".prop_map(Value::String),
+        "(ipv4-addr|file|url|process)--[0-3]".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                "[a-z_]{1,10}|hashes|value|src_ref|object_refs|x_misp_[a-z]{1,5}",
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_content_objects_never_panic_and_are_deterministic(
+        objs in proptest::collection::vec(
+            (
+                "(ipv4-addr|domain-name|url|file|process|network-traffic|email-message|observed-data|indicator|malware|vulnerability|x-misp-object|x-misp-attribute|location|identity|windows-registry-key|x509-certificate)",
+                proptest::collection::btree_map("[a-z_]{1,12}|value|name|hashes|pattern|x_misp_attributes|src_ref|object_refs|objects|labels|resolves_to_refs|extensions", arb_value(), 0..6),
+            ),
+            0..6,
+        )
+    ) {
+        let objects: Vec<Object> = objs
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (t, props))| {
+                let mut m: serde_json::Map<String, Value> = props.into_iter().collect();
+                m.insert("type".into(), json!(t));
+                m.insert("id".into(), json!(format!("{t}--{}", i % 4)));
+                Object::from_value(Value::Object(m))
+            })
+            .collect();
+        let a = map_content(EVENT, &objects);
+        let b = map_content(EVENT, &objects);
+        proptest::prop_assert_eq!(&a, &b);
+        for attr in a.attributes.iter().chain(a.objects.iter().flat_map(|o| o.attributes.iter())) {
+            proptest::prop_assert!(crate::misp::types::is_valid_category(&attr.type_, &attr.category));
+            proptest::prop_assert!(attr.value.len() <= MAX_VALUE_BYTES);
+        }
+    }
+}
+
+#[test]
+fn templateless_observables_keep_only_standalone_values() {
+    let out = map(vec![
+        json!({"type": "mutex", "id": "mutex--1", "name": "MutexTest",
+                              "x_misp_description": "Test mutex", "x_misp_operating_system": "Unix"}),
+    ]);
+    assert_eq!(pairs(&out), vec![(s("mutex"), s("MutexTest"))]);
+    assert!(out.objects.is_empty());
+    // misp-stix custom relations that name a value type keep it inside objects.
+    let out = map(vec![
+        json!({"type": "url", "id": "url--1", "value": "https://www.circl.lu/team",
+                              "x_misp_domain": "circl.lu", "x_misp_host": "www.circl.lu", "x_misp_port": "443"}),
+    ]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("url"), s("url"), s("https://www.circl.lu/team")),
+            (s("domain"), s("domain"), s("circl.lu")),
+            (s("host"), s("hostname"), s("www.circl.lu")),
+            (s("port"), s("port"), s("443")),
+        ]
+    );
+}
