@@ -726,6 +726,21 @@ async fn push_and_check_commands() {
     assert_eq!(lines[0]["misp_event_id"], event(&fake, STORY)["id"]);
     assert!(!err.contains(fake.admin_key()) && !out.contains(fake.admin_key()));
 
+    // At trace level the logs talk about every request but never show the key.
+    let mut traced = env.to_vec();
+    traced.push(("CONNECTOR_LOG_LEVEL", "trace"));
+    let (code, out, err) = cli(&["push", file], &traced, None).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"action\":\"unchanged\""), "{out}");
+    assert!(
+        err.contains("events/view"),
+        "no request logged at trace level: {err}"
+    );
+    assert!(
+        !err.contains(fake.admin_key()),
+        "the API key leaked into the logs"
+    );
+
     // From stdin, again: unchanged.
     let bytes = std::fs::read(file).unwrap();
     let (code, out, _) = cli(&["push", "-"], &env, Some(&bytes)).await;
@@ -846,4 +861,139 @@ async fn shuffled_concurrent_deliveries_converge_on_the_newest_version() {
         assert!(writes(&fake).is_empty());
     }
     assert_eq!(fake.state().event_count(), 1);
+}
+
+fn example(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Every example bundle syncs: created, then unchanged on replay; the native update soft-deletes its
+/// removed news item; nothing is ever created twice.
+#[tokio::test]
+async fn examples_sync_end_to_end() {
+    let fake = fake().await;
+    let s = admin(&fake);
+    let mut uuids = std::collections::BTreeSet::new();
+    for name in [
+        "native-story.json",
+        "native-multi-story.json",
+        "presenter-story.json",
+        "plain-report.json",
+    ] {
+        let conv = convert(&example(name), &options()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for c in &conv.stories {
+            let out = s.sync(c).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            // The native and presenter examples carry the same Taranis story.
+            assert!(
+                matches!(
+                    out.action,
+                    Action::Created | Action::Updated | Action::Unchanged
+                ),
+                "{name}: {out:?}"
+            );
+            uuids.insert(out.misp_event_uuid);
+            let ev = event(&fake, &out.misp_event_uuid.to_string());
+            assert_eq!(ev["uuid"], out.misp_event_uuid.to_string());
+            assert!(
+                live(&ev["Object"])
+                    .iter()
+                    .any(|o| o["name"] == "taranis-story"),
+                "{name}"
+            );
+            assert_eq!(live(&ev["EventReport"]).len(), 1, "{name}");
+        }
+        fake.state().clear_requests();
+        for c in &conv.stories {
+            let again = s.sync(c).await.unwrap();
+            assert!(
+                matches!(again.action, Action::Unchanged | Action::Stale),
+                "{name}: {again:?}"
+            );
+        }
+        assert!(
+            writes(&fake).is_empty(),
+            "{name}: replay wrote {:?}",
+            writes(&fake)
+        );
+    }
+    assert_eq!(fake.state().event_count(), uuids.len());
+
+    // native-story-update: newer, one news item fewer, summary and comments changed.
+    let before = convert(&example("native-story.json"), &options())
+        .unwrap()
+        .stories
+        .remove(0);
+    let update = convert(&example("native-story-update.json"), &options())
+        .unwrap()
+        .stories
+        .remove(0);
+    assert_eq!(before.story.id, update.story.id);
+    // The presenter example carries the same Taranis story with a newer version (2026-11-22) than
+    // native-story-update (2026-11-01): after it, the update is stale.
+    assert_eq!(s.sync(&update).await.unwrap().action, Action::Stale);
+
+    // On a fresh MISP: native-story, then its update.
+    let fake = self::fake().await;
+    let s = admin(&fake);
+    assert_eq!(s.sync(&before).await.unwrap().action, Action::Created);
+    let out = s.sync(&update).await.unwrap();
+    assert_eq!(out.action, Action::Updated);
+    let ev = event(&fake, &out.misp_event_uuid.to_string());
+    assert_eq!(
+        live_objects(&ev, "taranis-news-item"),
+        update.story.news_items.len()
+    );
+    assert!(
+        ev["Object"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == "taranis-news-item" && o["deleted"] == json!(true)),
+        "the removed news item is soft-deleted"
+    );
+    // The older original arriving late is stale.
+    assert_eq!(s.sync(&before).await.unwrap().action, Action::Stale);
+}
+
+/// Someone else touching our event (an analyst, an accepted proposal) moves MISP's timestamp to now; a
+/// newer story version must still apply, and an older one must still be stale.
+#[tokio::test]
+async fn foreign_touches_do_not_make_newer_versions_look_stale() {
+    let fake = fake().await;
+    let s = admin(&fake);
+    let v1 = story(&bundle("v1", "2020-01-01T00:00:00Z", &[(N1, "first")], &[]));
+    let v2 = story(&bundle("v2", "2020-01-02T00:00:00Z", &[(N1, "first")], &[]));
+    s.sync(&v1).await.unwrap();
+    // An analyst edits the event without a timestamp: MISP stamps it "now" (years after the story versions).
+    let analyst = MispClient::new(&ClientSettings::new(
+        fake.url(),
+        SecretString::from(fake.admin_key().to_owned()),
+    ))
+    .unwrap();
+    analyst
+        .edit_event(
+            STORY.parse().unwrap(),
+            &json!({"Event": {"uuid": STORY, "info": "analyst title", "published": false}}),
+        )
+        .await
+        .unwrap();
+    let touched: i64 = event(&fake, STORY)["timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(touched > 1_600_000_000);
+    // Redelivery of v1: the story is the source of truth, the analyst's title is reverted.
+    assert_eq!(s.sync(&v1).await.unwrap().action, Action::Updated);
+    assert_eq!(event(&fake, STORY)["info"], "v1");
+    // v2 applies although MISP's timestamp is far newer than the story's.
+    assert_eq!(s.sync(&v2).await.unwrap().action, Action::Updated);
+    assert_eq!(event(&fake, STORY)["info"], "v2");
+    let ts: i64 = event(&fake, STORY)["timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ts > touched, "{ts} > {touched}");
+    assert_eq!(s.sync(&v1).await.unwrap().action, Action::Stale);
 }

@@ -186,6 +186,10 @@ impl Syncer {
         held: &RemoteEvent,
     ) -> Result<(Action, Option<String>), MispError> {
         let org = &self.settings.organisation_id;
+        if plan::newer_than(plan::held_version(held), version) {
+            tracing::info!(event_uuid = %new.uuid, "the owner's event holds a newer story version");
+            return Ok((Action::Stale, Some(held.id.clone())));
+        }
         let proposals = self.client.proposals(&held.id).await?;
         let ProposalPlan {
             adds,

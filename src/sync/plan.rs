@@ -61,8 +61,16 @@ pub fn stamp(event: &Event, version: Option<DateTime<Utc>>) -> Event {
         last_seen: None,
         tags: Vec::new(),
     });
-    ev.timestamp = version.map(|v| v.timestamp()).filter(|t| *t > 0);
+    ev.timestamp = version.map(version_seconds).filter(|t| *t > 0);
     ev
+}
+
+/// Largest timestamp MISP can store (its `timestamp` columns are signed 32-bit integers).
+pub const MAX_MISP_TIMESTAMP: i64 = i32::MAX as i64;
+
+/// A version in whole seconds, kept below [`MAX_MISP_TIMESTAMP`] so `held + 1` still fits.
+fn version_seconds(v: DateTime<Utc>) -> i64 {
+    v.timestamp().clamp(0, MAX_MISP_TIMESTAMP - 1)
 }
 
 /// The marker's text form of a version (RFC 3339, nanoseconds, UTC).
@@ -84,8 +92,9 @@ pub fn held_version(held: &RemoteEvent) -> Option<DateTime<Utc>> {
 /// since we read — MISP refuses `timestamp <= stored`) and never below the story version in seconds (so a
 /// racing worker with an older version, which computes a smaller value from the same state, is refused).
 pub fn edit_timestamp(version: Option<DateTime<Utc>>, held: &RemoteEvent) -> i64 {
-    let v = version.map_or(0, |v| v.timestamp());
+    let v = version.map_or(0, version_seconds);
     v.max(held.timestamp.saturating_add(1))
+        .min(MAX_MISP_TIMESTAMP)
 }
 
 /// What to write.
@@ -138,6 +147,10 @@ pub fn plan(
             body: json!({ "Event": new }),
         },
         Some(h) if h.is_owned_by(organisation_id) => plan_owned(new, version, h),
+        // The owner syncs the same story with this connector and already holds a newer version.
+        Some(h) if newer_than(held_version(h), version) => Plan::Stale {
+            held: held_version(h).unwrap_or_default(),
+        },
         Some(h) => Plan::Propose(Box::new(plan_proposals(
             new,
             version,
@@ -146,6 +159,11 @@ pub fn plan(
             organisation_id,
         ))),
     }
+}
+
+/// Is the held version strictly newer than ours (both known)?
+pub fn newer_than(held: Option<DateTime<Utc>>, ours: Option<DateTime<Utc>>) -> bool {
+    matches!((held, ours), (Some(h), Some(v)) if h > v)
 }
 
 /// Plan the update of an event we own.
@@ -920,6 +938,19 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_stay_within_misp_range() {
+        let far = v("9999-12-31T23:59:59Z");
+        let new = stamp(&event(), Some(far));
+        assert_eq!(new.timestamp, Some(MAX_MISP_TIMESTAMP - 1));
+        let h = held(&stamp(&event(), None), ORG, 5);
+        assert_eq!(edit_timestamp(Some(far), &h), MAX_MISP_TIMESTAMP - 1);
+        assert_eq!(
+            stamp(&event(), Some(v("1960-01-01T00:00:00Z"))).timestamp,
+            None
+        );
+    }
+
+    #[test]
     fn same_value_normalises_like_misp() {
         assert!(same_value("md5", "ABC", "abc"));
         assert!(same_value("domain", " Evil.Example ", "evil.example"));
@@ -1078,6 +1109,12 @@ mod tests {
         assert_eq!(
             plan_owned(&p.extension, Some(v(V1)), &ext_held),
             Plan::Unchanged
+        );
+        // The owner syncs the same story with this connector and holds a newer version: stale.
+        let owner_newer = held(&stamp(&event(), Some(v(V3))), "1", 10);
+        assert_eq!(
+            plan(&new, Some(v(V1)), Some(&owner_newer), &[], "2"),
+            Plan::Stale { held: v(V3) }
         );
         let older = stamp(&event(), Some(v("2026-01-01T00:00:00Z")));
         let Plan::Propose(po) = plan(&older, Some(v("2026-01-01T00:00:00Z")), Some(&h), &[], "2")

@@ -547,16 +547,26 @@ fn status_error(endpoint: &str, status: StatusCode, body: &[u8], headers: &Heade
     MispError::from_status(endpoint, status.as_u16(), body, retry_after, location)
 }
 
-/// `Retry-After` in seconds (or MISP's `X-Rate-Limit-Reset`), capped at one hour.
+/// `Retry-After` (seconds or an HTTP date) or MISP's `X-Rate-Limit-Reset` (seconds), capped at one hour.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs = |name: &str| {
+    let value = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(str::trim)
     };
-    secs("retry-after")
-        .or_else(|| secs("x-rate-limit-reset"))
+    let secs = |v: &str| {
+        v.parse::<u64>().ok().or_else(|| {
+            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            let delta = at
+                .timestamp()
+                .saturating_sub(chrono::Utc::now().timestamp());
+            Some(u64::try_from(delta).unwrap_or(0))
+        })
+    };
+    value("retry-after")
+        .and_then(secs)
+        .or_else(|| value("x-rate-limit-reset").and_then(|v| v.parse::<u64>().ok()))
         .map(|s| Duration::from_secs(s.min(3600)))
 }
 
@@ -600,4 +610,62 @@ fn check_saved(endpoint: &str, v: &Value) -> Result<(), MispError> {
         return Err(e);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_seconds_date_and_misp_reset() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "30".into())])),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "999999".into())])),
+            Some(Duration::from_secs(3600))
+        );
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
+        let d = retry_after(&headers(&[("retry-after", soon)])).unwrap();
+        assert!((110..=120).contains(&d.as_secs()), "{d:?}");
+        let past = "Sun, 06 Nov 1994 08:49:37 GMT".to_owned();
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", past)])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("x-rate-limit-reset", "42".into())])),
+            Some(Duration::from_secs(42))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "soon".into())])),
+            None
+        );
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn endpoint_labels_drop_ids() {
+        assert_eq!(
+            endpoint_label(
+                &Method::POST,
+                "events/edit/5f0c2b1e-7a3d-4c1e-9b2a-0d1e2f3a4b5c"
+            ),
+            "POST /events/edit"
+        );
+        assert_eq!(
+            endpoint_label(&Method::GET, "servers/getVersion"),
+            "GET /servers/getVersion"
+        );
+        assert_eq!(path_segment("12/../../x"), "12x");
+    }
 }
