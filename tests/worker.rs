@@ -659,8 +659,14 @@ async fn the_declared_delivery_limit_dead_letters_crash_loops() {
         .await
         .expect("topology declared");
     publish(&ch, &q.main, b"{\"crashes\":\"every worker\"}").await;
-    // A consumer that dies before acking, again and again (simulated by nack + requeue).
-    for _ in 0..3 {
+    // A consumer that dies before acking, again and again (simulated by nack + requeue), until the broker
+    // gives up on the message.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while depth(&ch, &q.dlq).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the broker dead-lettered the message after 2 deliveries"
+        );
         if let Some(m) = ch
             .basic_get(q.main.as_str().into(), Default::default())
             .await
@@ -675,15 +681,8 @@ async fn the_declared_delivery_limit_dead_letters_crash_loops() {
                 .await
                 .unwrap();
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let ch2 = ch.clone();
-    let dlq = q.dlq.clone();
-    eventually(10, "the broker dead-lettered the message", move || {
-        let ch = ch2.clone();
-        let dlq = dlq.clone();
-        async move { depth(&ch, &dlq).await == 1 }
-    })
-    .await;
     assert_eq!(depth(&ch, &q.main).await, 0);
     q.cleanup(&ch).await;
 }
