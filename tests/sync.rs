@@ -599,6 +599,7 @@ async fn bad_key_is_reported_by_the_startup_check() {
             organisation_id: "1".into(),
             distribution: 0,
             sharing_group_id: None,
+            publish: false,
         },
     )
     .await
@@ -620,6 +621,7 @@ async fn startup_check_resolves_sharing_group_and_warns_on_org_mismatch() {
         organisation_id: org.into(),
         distribution: 4,
         sharing_group_id: sg,
+        publish: false,
     };
     let meta = startup::check(&client, &settings("1", Some(1)))
         .await
@@ -996,4 +998,47 @@ async fn foreign_touches_do_not_make_newer_versions_look_stale() {
         .unwrap();
     assert!(ts > touched, "{ts} > {touched}");
     assert_eq!(s.sync(&v1).await.unwrap().action, Action::Stale);
+}
+
+/// `misp.publish` with a key that may not publish: warned at start, events saved unpublished, and a replay
+/// is unchanged instead of rewriting `published` forever.
+#[tokio::test]
+async fn publish_without_the_permission_is_warned_and_stays_idempotent() {
+    let fake = fake().await;
+    let client = MispClient::new(&ClientSettings::new(
+        fake.url(),
+        SecretString::from(fake.org_b_key().to_owned()),
+    ))
+    .unwrap();
+    let meta = startup::check(
+        &client,
+        &StartupSettings {
+            organisation_id: "2".into(),
+            distribution: 1,
+            sharing_group_id: None,
+            publish: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(meta.me.perm_publish, Some(false));
+    assert!(
+        meta.warnings.iter().any(|w| w.contains("may not publish")),
+        "{:?}",
+        meta.warnings
+    );
+    let mut settings = SyncSettings::new("2");
+    settings.can_publish = meta.me.perm_publish.unwrap_or(true);
+    let s = Syncer::new(client, settings);
+    let mut opts = options();
+    opts.mapping.published = true;
+    let v = story_with(
+        &bundle("T", "2026-11-20T10:00:00Z", &[(N1, "first")], &[]),
+        &opts,
+    );
+    assert_eq!(s.sync(&v).await.unwrap().action, Action::Created);
+    assert_eq!(event(&fake, STORY)["published"], json!(false));
+    fake.state().clear_requests();
+    assert_eq!(s.sync(&v).await.unwrap().action, Action::Unchanged);
+    assert!(writes(&fake).is_empty());
 }

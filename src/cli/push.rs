@@ -56,6 +56,7 @@ pub(super) fn startup_settings(misp: &MispConfig) -> StartupSettings {
         organisation_id: misp.organisation_id.clone(),
         distribution: misp.distribution,
         sharing_group_id: misp.sharing_group_id,
+        publish: misp.publish,
     }
 }
 
@@ -133,14 +134,16 @@ pub fn push(config: Option<&Path>, file: &str) -> Exit {
         }
     };
     runtime.block_on(async move {
-        if let Err(e) = startup::check(&client, &startup_settings(&config.misp)).await {
-            eprintln!("misp-connector: MISP start-up check failed: {e}");
-            return startup_exit(&e);
-        }
-        let syncer = Syncer::new(
-            client,
-            SyncSettings::new(config.misp.organisation_id.clone()),
-        );
+        let meta = match startup::check(&client, &startup_settings(&config.misp)).await {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("misp-connector: MISP start-up check failed: {e}");
+                return startup_exit(&e);
+            }
+        };
+        let mut settings = SyncSettings::new(config.misp.organisation_id.clone());
+        settings.can_publish = meta.me.perm_publish.unwrap_or(true);
+        let syncer = Syncer::new(client, settings);
         let mut exit = Exit::Ok;
         for converted in &conversion.stories {
             let line = match syncer.sync(converted).await {

@@ -22,6 +22,10 @@ pub struct SyncSettings {
     pub organisation_id: String,
     /// How often to re-read and re-plan after a conflicting writer (default 5).
     pub max_conflict_retries: u32,
+    /// Whether the key may publish (from the start-up checks, default true). When false, events are sent
+    /// unpublished: MISP would silently store them unpublished anyway, and comparing against a `published`
+    /// that can never hold would rewrite the event on every replay.
+    pub can_publish: bool,
 }
 
 impl SyncSettings {
@@ -29,6 +33,7 @@ impl SyncSettings {
         SyncSettings {
             organisation_id: organisation_id.into(),
             max_conflict_retries: 5,
+            can_publish: true,
         }
     }
 }
@@ -63,7 +68,10 @@ impl Syncer {
     pub async fn sync(&self, converted: &Converted) -> Result<SyncOutcome, SyncError> {
         let story_id = converted.story.id;
         let version = converted.story.version();
-        let new = plan::stamp(&converted.event, version);
+        let mut new = plan::stamp(&converted.event, version);
+        if !self.settings.can_publish {
+            new.published = false;
+        }
         let fail = |e: MispError| sync_error(story_id, &new, e);
         let (action, id) = match self.sync_owned(&new, version).await.map_err(&fail)? {
             Step::Done(a, id) => (a, id),
