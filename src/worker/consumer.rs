@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::BackoffBuilder as _;
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -485,7 +485,21 @@ async fn handle_delivery<P: StoryProcessor>(
     let outcome = tokio::select! {
         biased;
         _ = abort.cancelled() => None,
-        o = process_message(&ctx, &delivery, &state, &shutdown) => Some(o),
+        o = std::panic::AssertUnwindSafe(process_message(&ctx, &delivery, &state, &shutdown))
+            .catch_unwind() => Some(o.unwrap_or_else(|panic| {
+            // A bug, not the input's fault: never leave the message unacknowledged (it would block its
+            // prefetch slot until the connection closes); dead-letter it with the reason instead.
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            error!(panic = %what, "processing a message panicked");
+            RoundOutcome::Unusable {
+                message: format!("internal error while processing the message: {what}"),
+                work_id: None,
+            }
+        })),
     };
     match outcome {
         None => requeue(&ctx, &delivery, "shutdown deadline passed").await,

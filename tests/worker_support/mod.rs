@@ -88,11 +88,28 @@ impl Queues {
         format!("misp-connector-{}", self.main)
     }
 
+    /// Delete the queues (called at the end of every test; [`Drop`] covers failed tests).
     pub async fn cleanup(&self, ch: &Channel) {
         for q in [&self.main, &self.dlq, &self.retry, &self.results] {
             let _ = ch
                 .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
                 .await;
+        }
+    }
+}
+
+impl Drop for Queues {
+    fn drop(&mut self) {
+        // A failed assertion skips `cleanup`: delete this test's queues anyway (best effort).
+        if std::thread::panicking() {
+            for q in [&self.main, &self.dlq, &self.retry, &self.results] {
+                let _ = std::process::Command::new("rabbitmqctl")
+                    .args(["delete_queue", q.as_str(), "-q"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
         }
     }
 }
