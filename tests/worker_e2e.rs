@@ -255,6 +255,13 @@ async fn happy_path_all_examples_become_events() {
         metrics.contains("misp_connector_concurrency_limit 4"),
         "{metrics}"
     );
+    // Every MISP request is measured, by endpoint and status: one add per created story.
+    assert!(
+        metrics.contains(
+            "misp_connector_misp_request_duration_seconds_count{endpoint=\"POST /events/add\",status=\"200\"} 10"
+        ),
+        "{metrics}"
+    );
     stop(w).await;
     assert_eq!(env.misp.state().event_count(), 10);
     env.q.cleanup(&ch).await;

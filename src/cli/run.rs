@@ -5,6 +5,7 @@
 //! 2 on invalid configuration.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use misp_connector::config::Config;
 use misp_connector::sync::startup::MetadataCache;
@@ -74,6 +75,10 @@ pub fn run(config_path: Option<&Path>) -> Exit {
             tracing::warn!(warning = %w, "MISP start-up check");
         }
         let metrics = Metrics::new();
+        let observed = metrics.clone();
+        let client = client.with_observer(Arc::new(move |endpoint, status, took| {
+            observed.misp_request(endpoint, status, took)
+        }));
         let readiness = Readiness::new();
         readiness.set_misp_reachable(true);
         if let Some(addr) = config.connector.metrics_addr() {
