@@ -251,7 +251,7 @@ pub fn plan_owned(new: &Event, version: Option<DateTime<Utc>>, held: &RemoteEven
     }
     let new_attr_ids: BTreeSet<Uuid> = new.attributes.iter().map(|a| a.uuid).collect();
     for h in held.attributes.iter().filter(|h| !h.deleted) {
-        if !new_attr_ids.contains(&h.uuid) {
+        if !new_attr_ids.contains(&h.uuid) && made_by_us(h.uuid) {
             changes.push(format!("attribute {} removed", h.uuid));
             attrs.push(deleted_attribute_body(h));
         }
@@ -281,7 +281,7 @@ pub fn plan_owned(new: &Event, version: Option<DateTime<Utc>>, held: &RemoteEven
     }
     let new_obj_ids: BTreeSet<Uuid> = new.objects.iter().map(|o| o.uuid).collect();
     for h in held.objects.iter().filter(|o| !o.deleted) {
-        if !new_obj_ids.contains(&h.uuid) {
+        if !new_obj_ids.contains(&h.uuid) && (made_by_us(h.uuid) || is_story_object(&h.name)) {
             changes.push(format!("object {} ({}) removed", h.uuid, h.name));
             objs.push(deleted_object_body(h));
         }
@@ -308,7 +308,7 @@ pub fn plan_owned(new: &Event, version: Option<DateTime<Utc>>, held: &RemoteEven
         }
     }
     for h in held.reports.iter().filter(|h| !h.deleted) {
-        if !new.reports.iter().any(|r| r.uuid == h.uuid) {
+        if !new.reports.iter().any(|r| r.uuid == h.uuid) && made_by_us(h.uuid) {
             changes.push(format!("report {} removed", h.uuid));
             reports.push(json!({"uuid": h.uuid, "name": h.name, "deleted": true}));
         }
@@ -386,6 +386,19 @@ fn deleted_attribute_body(h: &RemoteAttribute) -> Value {
         b["object_relation"] = json!(rel);
     }
     b
+}
+
+/// Could this item have come from the connector? Everything we send has a UUIDv5 (derived from the event
+/// uuid); MISP and its UI give hand-made attributes, objects and reports random (v4) uuids. Items an analyst
+/// added to our event are therefore never soft-deleted by a story update.
+fn made_by_us(uuid: Uuid) -> bool {
+    uuid.get_version_num() == 5
+}
+
+/// Taranis story structure (`taranis-story`, `taranis-news-item`) is the story's own, whoever wrote it (Taranis'
+/// own connector uses random uuids): when it is not in the story any more it is soft-deleted.
+fn is_story_object(name: &str) -> bool {
+    name.starts_with("taranis-")
 }
 
 fn object_body(o: &MispObject, removed: &[&RemoteAttribute]) -> Value {
@@ -748,6 +761,11 @@ mod tests {
 
     /// What MISP would hold after storing `ev` (ids as strings, lower-cased hashes), owned by `orgc`.
     fn held(ev: &Event, orgc: &str, timestamp: i64) -> RemoteEvent {
+        serde_json::from_value(held_json(ev, orgc, timestamp)).unwrap()
+    }
+
+    /// MISP's JSON for `ev` as held by MISP (ids and numbers as strings).
+    fn held_json(ev: &Event, orgc: &str, timestamp: i64) -> Value {
         let mut j = serde_json::to_value(ev).unwrap();
         j["id"] = json!("7");
         j["orgc_id"] = json!(orgc);
@@ -769,7 +787,7 @@ mod tests {
                 fix(a);
             }
         }
-        serde_json::from_value(j).unwrap()
+        j
     }
 
     fn update_parts(p: Plan) -> (Value, Vec<String>, Vec<String>) {
@@ -924,6 +942,45 @@ mod tests {
         let del = attrs.iter().find(|a| a["deleted"] == true).unwrap();
         assert_eq!(del["uuid"], json!(Uuid::new_v5(&event_uuid(), b"a1")));
         assert_eq!(body["Event"]["EventReport"][0]["deleted"], json!(true));
+    }
+
+    #[test]
+    fn hand_made_items_survive_an_update_but_stale_taranis_objects_do_not() {
+        // What MISP holds: our event, plus an attribute and a report an analyst added in MISP's UI (random
+        // uuids), plus a news-item object written by Taranis' own connector (random uuid) that left the story.
+        let mut j = held_json(&stamp(&event(), Some(v(V1))), ORG, 10);
+        let analyst = Uuid::new_v4();
+        let analyst_report = Uuid::new_v4();
+        let taranis_item = Uuid::new_v4();
+        j["Attribute"].as_array_mut().unwrap().push(json!({
+            "id": "900", "uuid": analyst, "type": "ip-dst", "category": "Network activity",
+            "value": "198.51.100.7", "to_ids": true, "distribution": "5"
+        }));
+        j["EventReport"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({
+            "id": "901", "uuid": analyst_report, "name": "analyst notes", "content": "x", "distribution": "5"
+        }));
+        j["Object"].as_array_mut().unwrap().push(json!({
+            "id": "902", "uuid": taranis_item, "name": "taranis-news-item", "distribution": "5",
+            "Attribute": [{"id": "903", "uuid": Uuid::new_v4(), "type": "text", "category": "Other",
+                           "value": "old", "object_relation": "title", "distribution": "5"}]
+        }));
+        let h: RemoteEvent = serde_json::from_value(j).unwrap();
+        let mut e = event();
+        e.info = "changed".into();
+        let new = stamp(&e, Some(v(V3)));
+        let (body, _, _) = update_parts(plan(&new, Some(v(V3)), Some(&h), &[], ORG));
+        let deleted_uuids: Vec<&Value> = ["Attribute", "Object", "EventReport"]
+            .iter()
+            .flat_map(|k| body["Event"][*k].as_array().into_iter().flatten())
+            .filter(|x| x["deleted"] == true)
+            .map(|x| &x["uuid"])
+            .collect();
+        assert!(!deleted_uuids.contains(&&json!(analyst)), "{body}");
+        assert!(!deleted_uuids.contains(&&json!(analyst_report)), "{body}");
+        assert!(deleted_uuids.contains(&&json!(taranis_item)), "{body}");
     }
 
     #[test]
