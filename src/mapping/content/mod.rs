@@ -14,6 +14,7 @@
 
 pub mod indicator;
 pub mod observable;
+pub mod roundtrip;
 pub mod sdo;
 pub mod templates;
 
@@ -84,6 +85,10 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
     // Pass 2: map in input order.
     let mut done_scos: HashSet<&str> = HashSet::new();
     for o in objects {
+        // misp-stix's own export of a MISP object as an SDO (`misp:name="person"` …) becomes that object.
+        if roundtrip::map_labelled(&mut b, o) {
+            continue;
+        }
         match o.type_.as_str() {
             "indicator" => indicator::map_indicator(&mut b, o),
             "observed-data" => {

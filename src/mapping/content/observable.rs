@@ -394,7 +394,7 @@ fn rule(
 
 /// The MISP relation of a misp-stix custom property: `x_misp_passport_number` → `passport-number`
 /// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). Not inside lists.
-fn custom_relation(path: &str) -> Option<String> {
+pub(crate) fn custom_relation(path: &str) -> Option<String> {
     if path.contains('[') {
         return None;
     }
@@ -410,7 +410,7 @@ fn custom_relation(path: &str) -> Option<String> {
 
 /// The MISP type of a custom relation: the relation itself when it names a type that carries a value on its
 /// own (`domain`, `hostname`, `port`, `phone-number`, `md5` …), a few aliases (`host`, `ip`), else `text`.
-fn custom_type(relation: &str) -> &'static str {
+pub(crate) fn custom_type(relation: &str) -> &'static str {
     const OWN: &[&str] = &[
         "domain",
         "hostname",

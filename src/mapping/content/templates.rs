@@ -40,6 +40,34 @@ pub const TEMPLATES: &[Template] = &[
         description: "Autonomous system object describing an autonomous system which can include one or more network operators managing an entity (e.g. ISP) along with their routing policy, routing prefixes or alike.",
     },
     Template {
+        name: "attack-pattern",
+        uuid: "35928348-56be-4d7f-9752-a80927936351",
+        version: "1",
+        meta_category: "vulnerability",
+        description: "Attack pattern describing a common attack pattern enumeration and classification.",
+    },
+    Template {
+        name: "bank-account",
+        uuid: "b4712203-95a8-4883-80e9-b566f5df11c9",
+        version: "1",
+        meta_category: "financial",
+        description: "An object describing bank account information based on account description from goAML 4.0.",
+    },
+    Template {
+        name: "btc-wallet",
+        uuid: "22910c83-dd0e-4ed2-9823-45f8cad562a4",
+        version: "2",
+        meta_category: "financial",
+        description: "An object to describe a Bitcoin wallet. Best to be used with bitcoin-transactions.",
+    },
+    Template {
+        name: "course-of-action",
+        uuid: "3d1c2c06-68a9-4394-8c8d-258d115f796f",
+        version: "1",
+        meta_category: "misc",
+        description: "An object describing a specific measure taken to prevent or respond to an attack.",
+    },
+    Template {
         name: "directory",
         uuid: "23ac6a02-1017-4ea6-a4df-148ed563988d",
         version: "1",
@@ -59,6 +87,13 @@ pub const TEMPLATES: &[Template] = &[
         version: "19",
         meta_category: "network",
         description: "Email object describing an email with meta-information",
+    },
+    Template {
+        name: "employee",
+        uuid: "443b2f15-d7c9-4d3d-bfd2-38f099753e83",
+        version: "1",
+        meta_category: "misc",
+        description: "An employee and related data points",
     },
     Template {
         name: "file",
@@ -89,11 +124,25 @@ pub const TEMPLATES: &[Template] = &[
         description: "Identities can represent actual individuals, organizations, or groups (e.g., ACME, Inc.) as well as classes of individuals, organizations, systems or groups (e.g., the finance sector).",
     },
     Template {
+        name: "intrusion-set",
+        uuid: "bfe96eae-e37a-4ecf-8012-1cdb478571a5",
+        version: "1",
+        meta_category: "misc",
+        description: "An Intrusion Set is a grouped set of adversarial behaviors and resources with common properties that is believed to be orchestrated by a single organization",
+    },
+    Template {
         name: "ip-port",
         uuid: "9f8cea74-16fe-4968-a2b4-026676949ac6",
         version: "10",
         meta_category: "network",
         description: "An IP address (or domain or hostname) and a port seen as a tuple (or as a triple) in a specific time frame.",
+    },
+    Template {
+        name: "legal-entity",
+        uuid: "14f5688f-d89c-469f-9878-c48bf6c41c65",
+        version: "2",
+        meta_category: "misc",
+        description: "An object to describe a legal entity.",
     },
     Template {
         name: "malware-analysis",
@@ -117,6 +166,20 @@ pub const TEMPLATES: &[Template] = &[
         description: "Generic network traffic that originates from a source and is addressed to a destination.",
     },
     Template {
+        name: "news-agency",
+        uuid: "92b3f7fd-c4bc-42af-a73b-033ace439622",
+        version: "2",
+        meta_category: "misc",
+        description: "News agencies compile news and disseminate news in bulk.",
+    },
+    Template {
+        name: "organization",
+        uuid: "f750e12b-127a-432c-b022-b3f9153c4e2a",
+        version: "3",
+        meta_category: "misc",
+        description: "An object which describes an organization.",
+    },
+    Template {
         name: "pe",
         uuid: "cf7adecc-d4f0-4e88-9d90-f978ee151a07",
         version: "6",
@@ -131,6 +194,13 @@ pub const TEMPLATES: &[Template] = &[
         description: "Object describing a section of a Portable Executable",
     },
     Template {
+        name: "person",
+        uuid: "a15b0477-e9d1-4b9c-9546-abe78a4f4248",
+        version: "8",
+        meta_category: "misc",
+        description: "An object which describes a person or an identity.",
+    },
+    Template {
         name: "process",
         uuid: "02aeef94-ac23-455c-addb-731757ceafb5",
         version: "10",
@@ -143,6 +213,13 @@ pub const TEMPLATES: &[Template] = &[
         version: "5",
         meta_category: "file",
         description: "Registry key object describing a Windows registry key with value and last-modified timestamp",
+    },
+    Template {
+        name: "script",
+        uuid: "6bce7d01-dbec-4054-b3c2-3655a19382e2",
+        version: "3",
+        meta_category: "misc",
+        description: "Object describing a computer program written to be run in a special run-time environment. The script or shell script can be used for malicious activities but also as support tools for threat analysts.",
     },
     Template {
         name: "sigma",
@@ -178,6 +255,13 @@ pub const TEMPLATES: &[Template] = &[
         version: "6",
         meta_category: "misc",
         description: "User-account object, defining aspects of user identification, authentication, privileges and other relevant data points.",
+    },
+    Template {
+        name: "vulnerability",
+        uuid: "81650945-f186-437b-8945-9f31715d32da",
+        version: "2",
+        meta_category: "network",
+        description: "Vulnerability object describing common vulnerability enumeration",
     },
     Template {
         name: "x509",

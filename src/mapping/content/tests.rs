@@ -815,7 +815,7 @@ fn misp_custom_objects() {
             {"object_relation": "y", "type": "text"}
         ]}),
         // Unknown template: standalone values kept, the rest dropped with a warning.
-        json!({"type": "x-misp-object", "id": "x-misp-object--2", "labels": ["misp:name=\"btc-wallet\""],
+        json!({"type": "x-misp-object", "id": "x-misp-object--2", "labels": ["misp:name=\"coin-purse\""],
         "x_misp_attributes": [
             {"object_relation": "wallet-address", "to_ids": true, "type": "btc", "value": "1E38"},
             {"object_relation": "balance_BTC", "type": "float", "value": 2.25}
@@ -838,9 +838,9 @@ fn misp_custom_objects() {
     assert_eq!(out.objects[0].attributes[1].category, "Payload delivery");
     assert_eq!(pairs(&out), vec![(s("btc"), s("1E38"))]);
     assert!(out.attributes[0].to_ids);
-    assert_eq!(out.attributes[0].comment, "btc-wallet wallet-address");
+    assert_eq!(out.attributes[0].comment, "coin-purse wallet-address");
     assert_eq!(out.warnings.len(), 1);
-    assert!(out.warnings[0].message.contains("btc-wallet"));
+    assert!(out.warnings[0].message.contains("coin-purse"));
 }
 
 /// Arbitrary JSON values for property values (bounded depth).
@@ -919,5 +919,322 @@ fn templateless_observables_keep_only_standalone_values() {
             (s("host"), s("hostname"), s("www.circl.lu")),
             (s("port"), s("port"), s("443")),
         ]
+    );
+}
+
+// ---- misp-stix round trip: SDOs labelled `misp:name="<object>"` (roundtrip.rs) ----
+
+fn rel_set(o: &MispObject) -> Vec<(String, String, String)> {
+    let mut v = object_rel(o);
+    v.sort();
+    v
+}
+
+fn triples(t: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    let mut v: Vec<(String, String, String)> =
+        t.iter().map(|(r, ty, val)| (s(r), s(ty), s(val))).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn roundtrip_person_identity_becomes_person_object() {
+    let out = map(vec![json!({
+        "type": "identity", "id": "identity--868037d5-d804-4f1d-8016-f296361f9c68",
+        "name": "John  Smith", "roles": ["Guru"], "identity_class": "individual",
+        "contact_information": "phone-number: 0123456789 / e-mail: a@example.org; b@example.org / pager: 5",
+        "labels": ["misp:name=\"person\"", "misp:meta-category=\"misc\"", "vip"],
+        "x_misp_nationality": "USA", "x_misp_date_of_birth": "1970-01-01",
+        "x_misp_portrait": {"value": "me.png", "data": "aGVsbG8="}
+    })]);
+    assert!(out.attributes.is_empty() && out.tags.is_empty());
+    assert_eq!(out.objects.len(), 1);
+    let o = &out.objects[0];
+    assert_eq!(o.name, "person");
+    assert_eq!(o.meta_category, "misc");
+    assert_eq!(
+        o.template_uuid.to_string(),
+        "a15b0477-e9d1-4b9c-9546-abe78a4f4248"
+    );
+    assert_eq!(
+        rel_set(o),
+        triples(&[
+            ("first-name", "first-name", "John"),
+            ("last-name", "last-name", "Smith"),
+            ("role", "text", "Guru"),
+            ("phone-number", "phone-number", "0123456789"),
+            ("e-mail", "email-src", "a@example.org"),
+            ("e-mail", "email-src", "b@example.org"),
+            ("contact_information", "text", "pager: 5"),
+            ("nationality", "nationality", "USA"),
+            ("date-of-birth", "date-of-birth", "1970-01-01"),
+        ])
+    );
+    // The non-internal label stays a tag; the attachment (base64 data) is not uploaded.
+    assert!(
+        o.attributes
+            .iter()
+            .all(|a| a.tags.len() == 1 && a.tags[0].name == "vip")
+    );
+}
+
+#[test]
+fn roundtrip_employee_legal_entity_news_agency_organization() {
+    let out = map(vec![
+        json!({"type": "identity", "id": "identity--1", "name": "Jane", "description": "known",
+               "roles": ["Supervisor"], "contact_information": "email-address: j@example.org",
+               "labels": ["misp:name=\"employee\""], "x_misp_userid": "jd"}),
+        json!({"type": "identity", "id": "identity--2", "name": "Umbrella", "sectors": ["Pharma"],
+               "contact_information": "website: https://umbrella.example", "identity_class": "organization",
+               "labels": ["misp:name=\"legal-entity\""], "x_misp_registration_number": "42"}),
+        json!({"type": "identity", "id": "identity--3", "name": "AFP",
+               "contact_information": "address: 1 Rue; 2 Street / fax-number: 99 / link: https://afp.example",
+               "labels": ["misp:name=\"news-agency\""], "x_misp_archive": "https://archive.example/afp"}),
+        json!({"type": "identity", "id": "identity--4", "name": "CIRCL", "roles": ["CERT"],
+               "labels": ["misp:name=\"organization\""], "x_misp_alias": "circl"}),
+    ]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["employee", "legal-entity", "news-agency", "organization"]
+    );
+    assert_eq!(
+        rel_set(&out.objects[0]),
+        triples(&[
+            ("first-name", "first-name", "Jane"),
+            ("text", "text", "known"),
+            ("employee-type", "text", "Supervisor"),
+            ("email-address", "target-email", "j@example.org"),
+            ("userid", "target-user", "jd"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("name", "text", "Umbrella"),
+            ("business", "text", "Pharma"),
+            ("website", "link", "https://umbrella.example"),
+            ("registration-number", "text", "42"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[2]),
+        triples(&[
+            ("name", "text", "AFP"),
+            ("address", "text", "1 Rue"),
+            ("address", "text", "2 Street"),
+            ("fax-number", "phone-number", "99"),
+            ("link", "link", "https://afp.example"),
+            ("archive", "link", "https://archive.example/afp"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[3]),
+        triples(&[
+            ("name", "text", "CIRCL"),
+            ("role", "text", "CERT"),
+            ("alias", "text", "circl"),
+        ])
+    );
+}
+
+#[test]
+fn roundtrip_course_of_action_attack_pattern_vulnerability_intrusion_set() {
+    let out = map(vec![
+        json!({"type": "course-of-action", "id": "course-of-action--1", "name": "Block",
+               "description": "Block C2", "labels": ["misp:name=\"course-of-action\""],
+               "x_misp_cost": "Low", "x_misp_type": "Perimeter Blocking"}),
+        json!({"type": "attack-pattern", "id": "attack-pattern--1", "name": "Overflow", "description": "sum",
+               "labels": ["misp:name=\"attack-pattern\""],
+               "external_references": [{"source_name": "capec", "external_id": "CAPEC-9"}],
+               "x_misp_related_weakness": ["CWE-118", "CWE-120"], "x_misp_solutions": "review"}),
+        json!({"type": "vulnerability", "id": "vulnerability--1", "name": "CVE-2017-11774",
+               "description": "Outlook", "labels": ["misp:name=\"vulnerability\""],
+               "external_references": [{"source_name": "cve", "external_id": "CVE-2017-11774"},
+                                       {"source_name": "url", "url": "https://bid.example/1"}],
+               "x_misp_cvss_score": "6.8", "x_misp_published": "2017-10-13T07:29:00Z"}),
+        json!({"type": "intrusion-set", "id": "intrusion-set--1", "name": "Bobcat", "aliases": ["Zoo"],
+               "goals": ["theft", "damage"], "primary_motivation": "gain",
+               "first_seen": "2016-04-06T20:03:48Z", "labels": ["misp:name=\"intrusion-set\""]}),
+    ]);
+    // Objects, not galaxy tags nor a standalone vulnerability attribute.
+    assert!(out.tags.is_empty() && out.attributes.is_empty());
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "course-of-action",
+            "attack-pattern",
+            "vulnerability",
+            "intrusion-set"
+        ]
+    );
+    assert_eq!(
+        rel_set(&out.objects[0]),
+        triples(&[
+            ("name", "text", "Block"),
+            ("description", "text", "Block C2"),
+            ("cost", "text", "Low"),
+            ("type", "text", "Perimeter Blocking"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("id", "text", "9"),
+            ("name", "text", "Overflow"),
+            ("summary", "text", "sum"),
+            ("related-weakness", "weakness", "CWE-118"),
+            ("related-weakness", "weakness", "CWE-120"),
+            ("solutions", "text", "review"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[2]),
+        triples(&[
+            ("id", "vulnerability", "CVE-2017-11774"),
+            ("summary", "text", "Outlook"),
+            ("references", "link", "https://bid.example/1"),
+            ("cvss-score", "float", "6.8"),
+            ("published", "datetime", "2017-10-13T07:29:00.000000+00:00"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[3]),
+        triples(&[
+            ("name", "text", "Bobcat"),
+            ("aliases", "text", "Zoo"),
+            ("goals", "text", "theft"),
+            ("goals", "text", "damage"),
+            ("primary-motivation", "text", "gain"),
+            ("first_seen", "datetime", "2016-04-06T20:03:48.000000+00:00"),
+        ])
+    );
+}
+
+#[test]
+fn roundtrip_script_from_malware_or_tool() {
+    for t in ["malware", "tool"] {
+        let out = map(vec![json!({
+            "type": t, "id": format!("{t}--1"), "name": "infected.py", "description": "infects shells",
+            "implementation_languages": ["Python"], "labels": ["misp:name=\"script\""],
+            "x_misp_script": "print('x')", "x_misp_state": "Malicious",
+            "x_misp_script_as_attachment": {"value": "infected.py", "data": "eA=="}
+        })]);
+        assert!(out.tags.is_empty(), "{t}");
+        assert_eq!(out.objects.len(), 1);
+        assert_eq!(out.objects[0].name, "script");
+        assert_eq!(
+            rel_set(&out.objects[0]),
+            triples(&[
+                ("filename", "filename", "infected.py"),
+                ("comment", "text", "infects shells"),
+                ("language", "text", "Python"),
+                ("script", "text", "print('x')"),
+                ("state", "text", "Malicious"),
+            ])
+        );
+    }
+}
+
+#[test]
+fn roundtrip_rule_indicators_become_rule_objects() {
+    let out = map(vec![
+        json!({"type": "indicator", "id": "indicator--1", "name": "Ultimate", "description": "all",
+               "pattern": "rule a { condition: true }", "pattern_type": "yara", "pattern_version": "4.1.0",
+               "valid_from": "2020-10-25T16:22:00Z", "labels": ["misp:name=\"yara\""]}),
+        json!({"type": "indicator", "id": "indicator--2", "name": "Ps.exe", "pattern": "title: Ps",
+               "pattern_type": "sigma", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": ["misp:name=\"sigma\""], "x_misp_context": "disk",
+               "external_references": [{"source_name": "url", "url": "https://ref.example"}]}),
+        json!({"type": "indicator", "id": "indicator--3", "pattern": "alert http any any -> any any",
+               "pattern_type": "suricata", "pattern_version": "3.1.6", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": ["misp:name=\"suricata\""],
+               "external_references": [{"source_name": "url", "url": "https://suricata.example"}]}),
+    ]);
+    assert!(out.attributes.is_empty());
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["yara", "sigma", "suricata"]);
+    assert_eq!(
+        rel_set(&out.objects[0]),
+        triples(&[
+            ("yara", "yara", "rule a { condition: true }"),
+            ("version", "text", "4.1.0"),
+            ("comment", "comment", "all"),
+            ("yara-rule-name", "text", "Ultimate"),
+        ])
+    );
+    // The rule itself stays an IDS signature; its metadata does not.
+    let yara = &out.objects[0].attributes;
+    assert!(yara.iter().all(|a| a.to_ids == (a.type_ == "yara")));
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("sigma", "sigma", "title: Ps"),
+            ("sigma-rule-name", "text", "Ps.exe"),
+            ("reference", "link", "https://ref.example"),
+            ("context", "text", "disk"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[2]),
+        triples(&[
+            ("suricata", "suricata", "alert http any any -> any any"),
+            ("version", "text", "3.1.6"),
+            ("ref", "link", "https://suricata.example"),
+        ])
+    );
+}
+
+#[test]
+fn roundtrip_falls_back_without_label_template_or_for_stix_patterns() {
+    let out = map(vec![
+        // No template for the name: the usual SDO mapping (a galaxy tag).
+        json!({"type": "attack-pattern", "id": "attack-pattern--1", "name": "Phish",
+               "labels": ["misp:name=\"no-such-object\""]}),
+        // No label: the usual mapping.
+        json!({"type": "course-of-action", "id": "course-of-action--1", "name": "Block"}),
+        // A STIX pattern is read by the pattern table even when labelled.
+        json!({"type": "indicator", "id": "indicator--1", "pattern": "[domain-name:value = 'a.example']",
+               "pattern_type": "stix", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": ["misp:name=\"domain-ip\""]}),
+        // A labelled identity with the `identity` name keeps the identity mapping.
+        json!({"type": "identity", "id": "identity--1", "name": "ACME", "identity_class": "organization",
+               "labels": ["misp:name=\"identity\""]}),
+        // Labelled but nothing to map: nothing, no panic.
+        json!({"type": "course-of-action", "id": "course-of-action--2", "labels": ["misp:name=\"course-of-action\""],
+               "x_misp_": "empty name", "x_misp_bad key": "x", "x_misp_obj": {"a": 1}}),
+    ]);
+    assert_eq!(
+        out.tags,
+        vec![s("misp-galaxy:stix-2.1-attack-pattern=\"Phish\"")]
+    );
+    assert_eq!(pairs(&out), vec![(s("domain"), s("a.example"))]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["identity"]);
+}
+
+#[test]
+fn roundtrip_custom_objects_with_new_templates() {
+    let out = map(vec![
+        json!({"type": "x-misp-object", "id": "x-misp-object--1", "x_misp_name": "bank-account",
+               "x_misp_attributes": [
+                   {"object_relation": "iban", "type": "iban", "value": "LU12"},
+                   {"object_relation": "currency-code", "type": "text", "value": "EUR"}]}),
+        json!({"type": "x-misp-object", "id": "x-misp-object--2", "x_misp_name": "btc-wallet",
+               "x_misp_attributes": [
+                   {"object_relation": "wallet-address", "type": "btc", "value": "1E38"},
+                   {"object_relation": "BTC_sent", "type": "float", "value": 1.1}]}),
+    ]);
+    assert!(out.warnings.is_empty());
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["bank-account", "btc-wallet"]);
+    assert_eq!(out.objects[1].meta_category, "financial");
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("wallet-address", "btc", "1E38"),
+            ("BTC_sent", "float", "1.1"),
+        ])
     );
 }
