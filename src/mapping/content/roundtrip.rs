@@ -168,6 +168,22 @@ fn property_table(
             ("pattern_version", "version", "text"),
             ("description", "comment", "comment"),
         ],
+        // misp-stix writes the rule id as the indicator's name.
+        ("indicator", "nova-rule") => &[
+            ("pattern", "raw-rule", "text"),
+            ("name", "rule-name", "text"),
+            ("description", "description", "text"),
+        ],
+        ("indicator", "owasp-crs-rule") => &[
+            ("pattern", "raw-rule", "text"),
+            ("name", "rule-id", "text"),
+            ("description", "message", "text"),
+        ],
+        ("indicator", "wazuh-rule") => &[
+            ("pattern", "wazuh-rule", "text"),
+            ("name", "rule-id", "text"),
+            ("description", "comment", "comment"),
+        ],
         _ => &[],
     }
 }
@@ -188,6 +204,17 @@ fn standard(o: &Object, name: &str, attrs: &mut Vec<(String, String, String)>) {
         }
     }
     for (property, relation, type_) in property_table(&o.type_, name) {
+        if *property == "pattern" {
+            if let (Some(p), Some(t)) = (o.text("pattern"), o.text("pattern_type")) {
+                push(
+                    attrs,
+                    relation,
+                    type_,
+                    super::indicator::unwrap_rule(t, p).to_owned(),
+                );
+            }
+            continue;
+        }
         for v in values(o.get(property)) {
             push(attrs, relation, type_, v);
         }

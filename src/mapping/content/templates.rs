@@ -173,11 +173,25 @@ pub const TEMPLATES: &[Template] = &[
         description: "News agencies compile news and disseminate news in bulk.",
     },
     Template {
+        name: "nova-rule",
+        uuid: "3c4669ee-c659-40c7-93ea-d4149bded584",
+        version: "1",
+        meta_category: "detection",
+        description: "NOVA prompt detection rule metadata and logic for a single NOVA rule.",
+    },
+    Template {
         name: "organization",
         uuid: "f750e12b-127a-432c-b022-b3f9153c4e2a",
         version: "3",
         meta_category: "misc",
         description: "An object which describes an organization.",
+    },
+    Template {
+        name: "owasp-crs-rule",
+        uuid: "8f0a7d9a-7b5d-4d6e-9d7b-2b2d9d9d1001",
+        version: "1",
+        meta_category: "network",
+        description: "OWASP Core Rule Set (CRS) rule metadata for a WAF detection rule.",
     },
     Template {
         name: "pe",
@@ -262,6 +276,13 @@ pub const TEMPLATES: &[Template] = &[
         version: "2",
         meta_category: "network",
         description: "Vulnerability object describing common vulnerability enumeration",
+    },
+    Template {
+        name: "wazuh-rule",
+        uuid: "5150952e-4a21-4011-aa20-204b6459e657",
+        version: "1",
+        meta_category: "misc",
+        description: "An object describing a Wazuh XML rule using common fields from the official Wazuh rule syntax.",
     },
     Template {
         name: "x509",

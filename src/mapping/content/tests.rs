@@ -321,6 +321,33 @@ fn non_stix_pattern_types() {
 }
 
 #[test]
+fn misp_stix_rule_wrapper_is_removed_yara_only_when_it_looks_like_yara() {
+    use super::indicator::unwrap_rule;
+    assert_eq!(
+        unwrap_rule("yara", "[rule a { condition: true }]"),
+        "rule a { condition: true }"
+    );
+    assert_eq!(
+        unwrap_rule("yara", "[import \"pe\" rule a {}]"),
+        "import \"pe\" rule a {}"
+    );
+    // Not YARA inside the brackets: kept as sent.
+    assert_eq!(unwrap_rule("yara", "[x]"), "[x]");
+    assert_eq!(
+        unwrap_rule("snort", " [alert tcp any any] "),
+        "alert tcp any any"
+    );
+    assert_eq!(unwrap_rule("sigma", "title: x"), "title: x");
+    assert_eq!(unwrap_rule("sigma", "["), "[");
+    let mut i = indicator("[rule x { condition: true }]");
+    i["pattern_type"] = json!("yara");
+    assert_eq!(
+        pairs(&map(vec![i])),
+        vec![(s("yara"), s("rule x { condition: true }"))]
+    );
+}
+
+#[test]
 fn indicator_without_pattern_warns() {
     let out = map(vec![
         json!({"type": "indicator", "id": "indicator--1", "name": "x"}),
@@ -1183,6 +1210,56 @@ fn roundtrip_rule_indicators_become_rule_objects() {
             ("version", "text", "3.1.6"),
             ("ref", "link", "https://suricata.example"),
         ])
+    );
+}
+
+#[test]
+fn roundtrip_nova_owasp_wazuh_rules() {
+    let rule = |id: &str, name: &str, pt: &str, pattern: &str| {
+        json!({"type": "indicator", "id": id, "name": "R1", "description": "d", "pattern": pattern,
+               "pattern_type": pt, "pattern_version": "2.1", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": [format!("misp:name=\"{name}\"")]})
+    };
+    let out = map(vec![
+        rule("indicator--1", "nova-rule", "nova", "rule R1 { }"),
+        rule("indicator--2", "owasp-crs-rule", "crs", "SecRule X"),
+        rule("indicator--3", "wazuh-rule", "wazuh", "<rule id=\"1\"/>"),
+    ]);
+    assert!(out.attributes.is_empty());
+    type Named = (String, Vec<(String, String, String)>);
+    let got: Vec<Named> = out
+        .objects
+        .iter()
+        .map(|o| (o.name.clone(), rel_set(o)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                s("nova-rule"),
+                triples(&[
+                    ("raw-rule", "text", "rule R1 { }"),
+                    ("rule-name", "text", "R1"),
+                    ("description", "text", "d")
+                ])
+            ),
+            (
+                s("owasp-crs-rule"),
+                triples(&[
+                    ("raw-rule", "text", "SecRule X"),
+                    ("rule-id", "text", "R1"),
+                    ("message", "text", "d")
+                ])
+            ),
+            (
+                s("wazuh-rule"),
+                triples(&[
+                    ("wazuh-rule", "text", "<rule id=\"1\"/>"),
+                    ("rule-id", "text", "R1"),
+                    ("comment", "comment", "d")
+                ])
+            ),
+        ]
     );
 }
 
