@@ -393,8 +393,11 @@ fn rule(
 }
 
 /// The MISP relation of a misp-stix custom property: `x_misp_passport_number` → `passport-number`
-/// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). Not inside lists.
+/// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). A list-valued property
+/// (`x_misp_phone[*]`: a relation MISP allows several times) gives one attribute per item; a property inside
+/// some other list (`values[*].x_misp_…`) is not a relation of this object.
 pub(crate) fn custom_relation(path: &str) -> Option<String> {
+    let path = path.strip_suffix("[*]").unwrap_or(path);
     if path.contains('[') {
         return None;
     }
@@ -993,7 +996,10 @@ mod tests {
                 ("x_misp_passport_number", "AB1"),
                 ("x_misp_KnownMalicious", "yes"),
                 ("x_misp_", "empty name"),
-                ("x_misp_list[0]", "in a list"),
+                ("x_misp_phone[0]", "01"),
+                ("x_misp_phone[1]", "02"),
+                ("values[0].x_misp_name", "in another list"),
+                ("x_misp_deep[0][1]", "nested list"),
             ]),
             Source::Observable,
         )
@@ -1004,13 +1010,15 @@ mod tests {
                 ("user-id", "text", "misp"),
                 ("passport-number", "passport-number", "AB1"),
                 ("KnownMalicious", "text", "yes"),
+                ("phone", "text", "01"),
+                ("phone", "text", "02"),
             ]
         );
         assert_eq!(custom_type("host"), "hostname");
         assert_eq!(custom_type("ip"), "ip-dst");
         assert_eq!(custom_type("domain"), "domain");
         assert_eq!(custom_type("operating-system"), "text");
-        assert_eq!(m.unmapped.len(), 2);
+        assert_eq!(m.unmapped.len(), 3);
     }
 
     #[test]
