@@ -652,6 +652,14 @@ fn refine_object_name(
     props: &[(String, String)],
     attributes: &mut [MappedAttr],
 ) -> &'static str {
+    // A mutex with more than its name (misp-stix's `x_misp_description`, `x_misp_operating_system`) is a
+    // `mutex` object, whose template types the name as `text`.
+    if object_type == "mutex" && attributes.iter().any(|a| a.relation != "name") {
+        for a in attributes.iter_mut().filter(|a| a.relation == "name") {
+            a.type_ = "text";
+        }
+        return "mutex";
+    }
     if object_type != "network-traffic" {
         return base;
     }

@@ -152,6 +152,13 @@ pub const TEMPLATES: &[Template] = &[
         description: "Malware Analysis captures the metadata and results of a particular static or dynamic analysis performed on a malware instance or family.",
     },
     Template {
+        name: "mutex",
+        uuid: "9f5c1a68-2021-4faa-b409-61c899c86466",
+        version: "1",
+        meta_category: "misc",
+        description: "Object to describe mutual exclusion locks (mutex) as seen in memory or computer program",
+    },
+    Template {
         name: "network-socket",
         uuid: "48bbfd72-ef8e-4649-b14d-41b4b5a0eba2",
         version: "4",

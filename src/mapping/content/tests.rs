@@ -927,11 +927,34 @@ proptest::proptest! {
 #[test]
 fn templateless_observables_keep_only_standalone_values() {
     let out = map(vec![
+        json!({"type": "mac-addr", "id": "mac-addr--1", "value": "00:11:22:33:44:55",
+                              "x_misp_description": "Test card", "x_misp_vendor": "ACME"}),
+    ]);
+    assert_eq!(
+        pairs(&out),
+        vec![(s("mac-address"), s("00:11:22:33:44:55"))]
+    );
+    assert!(out.objects.is_empty());
+    // A mutex with misp-stix's extras is a `mutex` object (name typed `text` as in its template) …
+    let out = map(vec![
         json!({"type": "mutex", "id": "mutex--1", "name": "MutexTest",
                               "x_misp_description": "Test mutex", "x_misp_operating_system": "Unix"}),
     ]);
-    assert_eq!(pairs(&out), vec![(s("mutex"), s("MutexTest"))]);
-    assert!(out.objects.is_empty());
+    assert!(out.attributes.is_empty());
+    assert_eq!(out.objects[0].name, "mutex");
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("name"), s("text"), s("MutexTest")),
+            (s("description"), s("text"), s("Test mutex")),
+            (s("operating-system"), s("text"), s("Unix")),
+        ]
+    );
+    // … a bare one stays a `mutex` attribute.
+    let out = map(vec![
+        json!({"type": "mutex", "id": "mutex--2", "name": "M2"}),
+    ]);
+    assert_eq!(pairs(&out), vec![(s("mutex"), s("M2"))]);
     // misp-stix custom relations that name a value type keep it inside objects.
     let out = map(vec![
         json!({"type": "url", "id": "url--1", "value": "https://www.circl.lu/team",
