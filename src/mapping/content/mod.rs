@@ -336,6 +336,60 @@ fn same_family(hint: &str, derived: &str) -> bool {
             .any(|f| f.contains(&hint) && f.contains(&derived))
 }
 
+/// The value of composite MISP type `hint` (`a|b`) from an observable of exactly two values whose types fit
+/// `a` and `b` ([`composite_part_fits`]); `None` otherwise, or when a value holds `|` itself.
+pub(crate) fn composite_value(hint: &str, mapped: &Mapped) -> Option<String> {
+    let (h1, h2) = hint.split_once('|')?;
+    if h2.contains('|') || !types::is_valid_type(hint) {
+        return None;
+    }
+    let [a, b] = mapped.attributes.as_slice() else {
+        return None;
+    };
+    if a.value.contains('|') || b.value.contains('|') {
+        return None;
+    }
+    let fits = |x: &observable::MappedAttr, y: &observable::MappedAttr| {
+        composite_part_fits(h1, x.type_, &x.value) && composite_part_fits(h2, y.type_, &y.value)
+    };
+    let (first, second) = if fits(a, b) {
+        (a, b)
+    } else if fits(b, a) {
+        (b, a)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{}|{}",
+        observable::canonical_value(h1, &first.value),
+        observable::canonical_value(h2, &second.value)
+    ))
+}
+
+/// Whether a value of derived type `derived` can be the `part` of a composite: the same type; a type of the
+/// same family (`domain`/`hostname`, `ip-dst`/`ip-src` …); a hash of the same length (`sha224` for
+/// `sha512/224`); or anything for MISP's generic `value` part (`regkey|value`).
+fn composite_part_fits(part: &str, derived: &str, value: &str) -> bool {
+    let hex_len = |t: &str| match t {
+        "md5" => Some(32),
+        "sha1" => Some(40),
+        "sha224" | "sha512/224" | "sha3-224" => Some(56),
+        "sha256" | "sha512/256" | "sha3-256" => Some(64),
+        "sha384" | "sha3-384" => Some(96),
+        "sha512" | "sha3-512" => Some(128),
+        _ => None,
+    };
+    if part == derived || part == "value" {
+        return true;
+    }
+    match (hex_len(part), hex_len(derived)) {
+        (Some(p), Some(_)) => value.trim().len() == p,
+        // `same_family` puts all hashes in one family; other hashes (ssdeep, tlsh …) must match exactly.
+        (None, None) => same_family(part, derived) && !same_family(part, "md5"),
+        _ => false,
+    }
+}
+
 /// Labels misp-stix writes for its own round trip (`misp:type="…"`, `misp:category="…"`, …).
 fn is_misp_internal_label(l: &str) -> bool {
     [
@@ -655,6 +709,16 @@ impl Builder {
         timing: &Timing,
         labels: &[String],
     ) {
+        // misp-stix exports a composite MISP attribute (`filename|md5`, `regkey|value` …) as an observable with
+        // the two values and a `misp:type="a|b"` label: give the composite attribute back.
+        if let Some(hint) = type_hint
+            && let Some(value) = composite_value(hint, mapped)
+        {
+            self.attribute(
+                source_id, hint, None, &value, to_ids, comment, timing, labels,
+            );
+            return;
+        }
         if let Some(a) = mapped.as_single() {
             let type_ = type_hint
                 .filter(|h| same_family(h, a.type_) && types::is_valid_type(h))

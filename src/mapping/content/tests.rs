@@ -1338,3 +1338,43 @@ fn roundtrip_custom_objects_with_new_templates() {
         ])
     );
 }
+
+#[test]
+fn misp_stix_composite_type_hint_gives_the_composite_attribute() {
+    let od = |id: &str, hint: &str, sco: &str| {
+        json!({"type": "observed-data", "id": id, "first_observed": "2020-10-25T16:22:00Z",
+               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1, "object_refs": [sco],
+               "labels": [format!("misp:type=\"{hint}\"")]})
+    };
+    let sha224 = "5d6dc524ce96b1bb5e96d8dc116ff53b457ffb7f16afd9019a0dd8e9";
+    let out = map(vec![
+        od("observed-data--1", "filename|sha512/224", "file--1"),
+        json!({"type": "file", "id": "file--1", "hashes": {"SHA224": sha224.to_uppercase()}, "name": "f11"}),
+        od(
+            "observed-data--2",
+            "regkey|value",
+            "windows-registry-key--1",
+        ),
+        json!({"type": "windows-registry-key", "id": "windows-registry-key--1", "key": "HKLM\\Software\\x",
+               "values": [{"data": "%DATA%"}]}),
+        // Does not fit: an MD5 hint for a SHA-256 value, a third value, a value holding `|`.
+        od("observed-data--3", "filename|md5", "file--3"),
+        json!({"type": "file", "id": "file--3", "hashes": {"SHA-256": "a".repeat(64)}, "name": "f3"}),
+        od("observed-data--4", "filename|md5", "file--4"),
+        json!({"type": "file", "id": "file--4", "hashes": {"MD5": "b".repeat(32)}, "name": "f4", "size": 3}),
+        od("observed-data--5", "filename|md5", "file--5"),
+        json!({"type": "file", "id": "file--5", "hashes": {"MD5": "c".repeat(32)}, "name": "a|b"}),
+        // Fuzzy hashes of another kind do not fit either.
+        od("observed-data--6", "filename|ssdeep", "file--6"),
+        json!({"type": "file", "id": "file--6", "hashes": {"TLSH": "T1ABC"}, "name": "f6"}),
+    ]);
+    assert_eq!(
+        pairs(&out),
+        vec![
+            (s("filename|sha512/224"), format!("f11|{sha224}")),
+            (s("regkey|value"), s("HKLM\\Software\\x|%DATA%")),
+        ]
+    );
+    assert_eq!(out.attributes[0].category, "Payload delivery");
+    assert_eq!(out.objects.len(), 4);
+}
