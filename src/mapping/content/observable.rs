@@ -551,7 +551,7 @@ pub fn map_observable(
                         .iter()
                         .any(|a| a.relation == relation && a.value == value)
                     {
-                        let type_ = custom_type(&relation);
+                        let type_ = super::roundtrip::custom_type(base, &relation);
                         attributes.push(MappedAttr {
                             relation: Cow::Owned(relation),
                             type_,

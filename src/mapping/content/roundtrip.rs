@@ -307,10 +307,16 @@ fn custom(o: &Object, name: &str, attrs: &mut Vec<(String, String, String)>) {
 }
 
 /// The type of a custom relation in MISP object `name`: the template's type where it is not the relation's
-/// own name, else [`observable::custom_type`].
-fn custom_type(name: &str, relation: &str) -> &'static str {
+/// own name, else [`observable::custom_type`]. Also used for the `x_misp_*` properties of observables.
+pub(crate) fn custom_type(name: &str, relation: &str) -> &'static str {
     const TABLE: &[(&str, &str, &str)] = &[
         ("attack-pattern", "related-weakness", "weakness"),
+        ("email", "bcc-display-name", "email-dst-display-name"),
+        ("email", "cc-display-name", "email-dst-display-name"),
+        ("email", "from-display-name", "email-src-display-name"),
+        ("email", "mime-boundary", "email-mime-boundary"),
+        ("email", "to-display-name", "email-dst-display-name"),
+        ("email", "user-agent", "text"),
         ("employee", "business-unit", "target-org"),
         ("employee", "primary-asset", "target-machine"),
         ("employee", "userid", "target-user"),

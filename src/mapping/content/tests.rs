@@ -1378,3 +1378,23 @@ fn misp_stix_composite_type_hint_gives_the_composite_attribute() {
     assert_eq!(out.attributes[0].category, "Payload delivery");
     assert_eq!(out.objects.len(), 4);
 }
+
+#[test]
+fn email_custom_relations_get_the_email_template_types() {
+    let out = map(vec![json!({
+        "type": "email-message", "id": "email-message--1", "is_multipart": false, "subject": "Hi",
+        "x_misp_mime_boundary": "b0undary", "x_misp_user_agent": "Mailer 1", "x_misp_cc_display_name": "Marie"
+    })]);
+    assert_eq!(out.objects.len(), 1);
+    let rels = rel_set(&out.objects[0]);
+    for t in [
+        ("mime-boundary", "email-mime-boundary", "b0undary"),
+        ("user-agent", "text", "Mailer 1"),
+        ("cc-display-name", "email-dst-display-name", "Marie"),
+    ] {
+        assert!(
+            rels.contains(&(s(t.0), s(t.1), s(t.2))),
+            "{t:?} in {rels:?}"
+        );
+    }
+}
