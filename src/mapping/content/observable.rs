@@ -392,6 +392,15 @@ fn rule(
     Some(r)
 }
 
+/// A distance in km as MISP shows it: `1` rather than `1.0`, `0.25` as is.
+fn km_text(km: f64) -> String {
+    if km.fract() == 0.0 && km.abs() < 1e15 {
+        format!("{km:.0}")
+    } else {
+        format!("{km:?}")
+    }
+}
+
 /// The MISP relation of a misp-stix custom property: `x_misp_passport_number` → `passport-number`
 /// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). A list-valued property
 /// (`x_misp_phone[*]`: a relation MISP allows several times) gives one attribute per item; a property inside
@@ -526,7 +535,7 @@ pub fn map_observable(
                 } else if relation == "accuracy-radius" {
                     // STIX precision is in metres, MISP's accuracy radius in kilometres.
                     match value.trim().parse::<f64>() {
-                        Ok(m) if m.is_finite() => format!("{:?}", m / 1000.0),
+                        Ok(m) if m.is_finite() => km_text(m / 1000.0),
                         _ => continue,
                     }
                 } else {

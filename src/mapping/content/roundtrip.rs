@@ -310,6 +310,7 @@ fn custom(o: &Object, name: &str, attrs: &mut Vec<(String, String, String)>) {
 /// own name, else [`observable::custom_type`]. Also used for the `x_misp_*` properties of observables.
 pub(crate) fn custom_type(name: &str, relation: &str) -> &'static str {
     const TABLE: &[(&str, &str, &str)] = &[
+        ("asn", "subnet-announced", "ip-src"),
         ("attack-pattern", "related-weakness", "weakness"),
         ("email", "bcc-display-name", "email-dst-display-name"),
         ("email", "cc-display-name", "email-dst-display-name"),
@@ -318,6 +319,8 @@ pub(crate) fn custom_type(name: &str, relation: &str) -> &'static str {
         ("email", "to-display-name", "email-dst-display-name"),
         ("email", "user-agent", "text"),
         ("employee", "business-unit", "target-org"),
+        ("file", "entropy", "float"),
+        ("geolocation", "altitude", "float"),
         ("employee", "primary-asset", "target-machine"),
         ("employee", "userid", "target-user"),
         ("news-agency", "archive", "link"),

@@ -794,7 +794,7 @@ fn location_malware_analysis_and_identity_become_objects() {
             (s("city"), s("text"), s("Paris")),
             (s("countrycode"), s("text"), s("FR")),
             (s("latitude"), s("float"), s("48.8566")),
-            (s("accuracy-radius"), s("float"), s("1.0")),
+            (s("accuracy-radius"), s("float"), s("1")),
         ]
     );
     assert_eq!(out.objects[0].comment, "Paris");
@@ -1397,4 +1397,21 @@ fn email_custom_relations_get_the_email_template_types() {
             "{t:?} in {rels:?}"
         );
     }
+}
+
+#[test]
+fn custom_relations_typed_by_template_and_km_text() {
+    let out = map(vec![
+        json!({"type": "location", "id": "location--1", "city": "Fort Meade", "precision": 250,
+               "x_misp_altitude": "55"}),
+        json!({"type": "autonomous-system", "id": "autonomous-system--1", "number": 66642, "name": "AS name",
+               "x_misp_subnet_announced": ["1.2.3.4", "8.8.8.8"]}),
+        json!({"type": "file", "id": "file--1", "name": "a.exe", "x_misp_entropy": "1.234"}),
+    ]);
+    let rels: Vec<Vec<(String, String, String)>> = out.objects.iter().map(rel_set).collect();
+    assert!(rels[0].contains(&(s("accuracy-radius"), s("float"), s("0.25"))));
+    assert!(rels[0].contains(&(s("altitude"), s("float"), s("55"))));
+    assert!(rels[1].contains(&(s("subnet-announced"), s("ip-src"), s("1.2.3.4"))));
+    assert!(rels[1].contains(&(s("subnet-announced"), s("ip-src"), s("8.8.8.8"))));
+    assert!(rels[2].contains(&(s("entropy"), s("float"), s("1.234"))));
 }
