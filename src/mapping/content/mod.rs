@@ -85,8 +85,9 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
     // Pass 2: map in input order.
     let mut done_scos: HashSet<&str> = HashSet::new();
     for o in objects {
-        // misp-stix's own export of a MISP object as an SDO (`misp:name="person"` …) becomes that object.
-        if roundtrip::map_labelled(&mut b, o) {
+        // misp-stix's own export of a MISP object (`misp:name="person"` …) or attribute (`misp:type=…` on a
+        // campaign …) as an SDO becomes that object or attribute again.
+        if roundtrip::map_labelled(&mut b, o) || roundtrip::map_typed_sdo(&mut b, o) {
             continue;
         }
         match o.type_.as_str() {
@@ -718,6 +719,33 @@ impl Builder {
                 source_id, hint, None, &value, to_ids, comment, timing, labels,
             );
             return;
+        }
+        // misp-stix exports a single social-network attribute (`github-username` …) as a user-account with
+        // its `account_type` and the login: the hint names the attribute it was.
+        if let Some(hint) = type_hint
+            && mapped.object_name == "user-account"
+            && types::is_valid_type(hint)
+            && !hint.contains('|')
+            && let [a, b] = mapped.attributes.as_slice()
+        {
+            let login = match (a.relation.as_ref(), b.relation.as_ref()) {
+                ("account-type", "username") => Some(b),
+                ("username", "account-type") => Some(a),
+                _ => None,
+            };
+            if let Some(login) = login {
+                self.attribute(
+                    source_id,
+                    hint,
+                    None,
+                    &login.value,
+                    to_ids,
+                    comment,
+                    timing,
+                    labels,
+                );
+                return;
+            }
         }
         if let Some(a) = mapped.as_single() {
             let type_ = type_hint

@@ -13,6 +13,9 @@
 //!   template gives it ([`custom_type`]), else the type the relation names, else `text`. Values that are
 //!   objects (attachments with base64 `data`) are skipped: we do not upload files.
 //!
+//! A named SDO labelled `misp:type="<attribute type>"` instead (a `campaign` that was a `campaign-name`
+//! attribute) becomes that attribute ([`map_typed_sdo`]).
+//!
 //! Any other SDO (no label, or an object name without a template) is mapped the usual way (tags,
 //! `vulnerability` attribute, `identity` object …). The table is in `docs/mapping-content.md`.
 
@@ -57,6 +60,36 @@ pub(crate) fn map_labelled(b: &mut Builder, o: &Object) -> bool {
         .collect();
     let labels = b.object_tags(&o.props);
     b.object(&o.id, name, &objattrs, "", &labels);
+    true
+}
+
+/// A named SDO labelled `misp:type="<attribute type>"` (misp-stix's export of e.g. a `campaign-name`
+/// attribute as a `campaign`) becomes that attribute: value = `name`, category from `misp:category` when valid.
+/// `vulnerability` keeps its own mapping (a `vulnerability` attribute already).
+pub(crate) fn map_typed_sdo(b: &mut Builder, o: &Object) -> bool {
+    if !super::sdo::is_named_sdo(&o.type_) {
+        return false;
+    }
+    let (Some(type_), Some(name)) = (misp_label(&o.props, "type"), o.text("name")) else {
+        return false;
+    };
+    if type_.contains('|') || !crate::misp::types::is_valid_type(type_) {
+        return false;
+    }
+    let category = misp_label(&o.props, "category");
+    let comment = o.text("description").unwrap_or("");
+    let labels = b.object_tags(&o.props);
+    let value = observable::canonical_value(type_, name);
+    b.attribute(
+        &o.id,
+        type_,
+        category,
+        &value,
+        false,
+        comment,
+        &Timing::default(),
+        &labels,
+    );
     true
 }
 

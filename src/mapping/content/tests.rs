@@ -1415,3 +1415,35 @@ fn custom_relations_typed_by_template_and_km_text() {
     assert!(rels[1].contains(&(s("subnet-announced"), s("ip-src"), s("8.8.8.8"))));
     assert!(rels[2].contains(&(s("entropy"), s("float"), s("1.234"))));
 }
+
+#[test]
+fn roundtrip_typed_sdo_and_single_social_account() {
+    let out = map(vec![
+        json!({"type": "campaign", "id": "campaign--1", "name": "MartyMcFly",
+               "labels": ["misp:type=\"campaign-name\"", "misp:category=\"Attribution\""]}),
+        // Not a MISP type, or a composite: the usual tag.
+        json!({"type": "campaign", "id": "campaign--2", "name": "Other", "labels": ["misp:type=\"nope\""]}),
+        json!({"type": "observed-data", "id": "observed-data--1", "first_observed": "2020-10-25T16:22:00Z",
+               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1,
+               "object_refs": ["user-account--1"], "labels": ["misp:type=\"github-username\""]}),
+        json!({"type": "user-account", "id": "user-account--1", "account_login": "chrisr3d",
+               "account_type": "github"}),
+        // More than type + login: the user-account object stays.
+        json!({"type": "observed-data", "id": "observed-data--2", "first_observed": "2020-10-25T16:22:00Z",
+               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1,
+               "object_refs": ["user-account--2"], "labels": ["misp:type=\"github-username\""]}),
+        json!({"type": "user-account", "id": "user-account--2", "account_login": "octo",
+               "account_type": "github", "user_id": "1"}),
+    ]);
+    assert_eq!(
+        pairs(&out),
+        vec![
+            (s("campaign-name"), s("MartyMcFly")),
+            (s("github-username"), s("chrisr3d")),
+        ]
+    );
+    assert_eq!(out.attributes[0].category, "Attribution");
+    assert_eq!(out.tags, vec![s("misp-galaxy:stix-2.1-campaign=\"Other\"")]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(out.objects[0].name, "user-account");
+}
