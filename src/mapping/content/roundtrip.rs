@@ -42,7 +42,6 @@ pub(crate) fn map_labelled(b: &mut Builder, o: &Object) -> bool {
     let mut attrs: Vec<(String, String, String)> = Vec::new();
     standard(o, name, &mut attrs);
     custom(o, name, &mut attrs);
-    attrs.truncate(MAX_PROPS);
     if attrs.is_empty() {
         return false;
     }
@@ -119,7 +118,11 @@ fn values(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Add one attribute (de-duplicated; at most [`MAX_PROPS`] per SDO, which also bounds the de-duplication).
 fn push(attrs: &mut Vec<(String, String, String)>, relation: &str, type_: &str, value: String) {
+    if attrs.len() >= MAX_PROPS {
+        return;
+    }
     let value = if type_ == "datetime" {
         misp_datetime(&value)
     } else {
@@ -306,7 +309,12 @@ fn contact_information(o: &Object, name: &str, attrs: &mut Vec<(String, String, 
         });
         match typed {
             Some((relation, type_, value)) => {
-                for v in value.split("; ").map(str::trim).filter(|v| !v.is_empty()) {
+                for v in value
+                    .split("; ")
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .take(MAX_PROPS)
+                {
                     push(attrs, relation, type_, v.to_owned());
                 }
             }

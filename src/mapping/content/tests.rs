@@ -1447,3 +1447,48 @@ fn roundtrip_typed_sdo_and_single_social_account() {
     assert_eq!(out.objects.len(), 1);
     assert_eq!(out.objects[0].name, "user-account");
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_round_trip_sdos_never_panic_and_stay_valid(
+        t in "(identity|course-of-action|attack-pattern|vulnerability|intrusion-set|malware|tool|campaign|indicator)",
+        name in "(person|employee|organization|legal-entity|news-agency|course-of-action|attack-pattern|vulnerability|intrusion-set|script|yara|sigma|suricata|wazuh-rule|nope)",
+        mtype in "(campaign-name|text|nope|filename\\|md5)",
+        props in proptest::collection::btree_map(
+            "name|description|roles|sectors|aliases|goals|pattern|pattern_type|pattern_version|contact_information|external_references|first_seen|x_misp_[a-z_]{1,8}",
+            arb_value(),
+            0..8,
+        ),
+        contact in "([a-z-]{1,12}: [^/]{0,20}( / )?){0,4}",
+    ) {
+        let mut m: serde_json::Map<String, Value> = props.into_iter().collect();
+        m.insert("type".into(), json!(t));
+        m.insert("id".into(), json!(format!("{t}--1")));
+        m.insert("contact_information".into(), json!(contact));
+        m.insert("labels".into(), json!([format!("misp:name=\"{name}\""), format!("misp:type=\"{mtype}\"")]));
+        let objects: Vec<Object> = Object::from_value(Value::Object(m)).into_iter().collect();
+        let a = map_content(EVENT, &objects);
+        let b = map_content(EVENT, &objects);
+        proptest::prop_assert_eq!(&a, &b);
+        for o in &a.objects {
+            proptest::prop_assert!(o.attributes.len() <= observable::MAX_PROPS);
+        }
+        for attr in a.attributes.iter().chain(a.objects.iter().flat_map(|o| o.attributes.iter())) {
+            proptest::prop_assert!(crate::misp::types::is_valid_category(&attr.type_, &attr.category));
+            proptest::prop_assert!(!attr.value.is_empty());
+        }
+    }
+}
+
+#[test]
+fn round_trip_sdo_attributes_are_bounded() {
+    let phones: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+    let many: Vec<String> = (0..1_000).map(|i| format!("a{i}")).collect();
+    let out = map(vec![json!({
+        "type": "identity", "id": "identity--1", "name": "Big Org",
+        "contact_information": format!("phone-number: {}", phones.join("; ")),
+        "labels": ["misp:name=\"organization\""], "x_misp_alias": many
+    })]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(out.objects[0].attributes.len(), observable::MAX_PROPS);
+}
