@@ -181,6 +181,32 @@ fn convert_warnings_go_to_stderr_one_line_each() {
 }
 
 #[test]
+fn warnings_cannot_drive_the_terminal_and_are_bounded() {
+    // A presenter news item whose id (quoted in a warning) carries ESC/BEL sequences and is 5,000 chars long.
+    let long_id = format!("\\u001b]0;pwned\\u0007\\u001b[31m{}", "x".repeat(5000));
+    let input = format!(
+        r#"{{"type":"bundle","objects":[
+        {{"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"r","object_refs":[
+            "x-misp-object--0c3b4b3a-5d8e-4a53-9b0a-111111111111","x-misp-object--0c3b4b3a-5d8e-4a53-9b0a-222222222222"]}},
+        {{"type":"x-misp-object","id":"x-misp-object--0c3b4b3a-5d8e-4a53-9b0a-111111111111","x_misp_name":"taranis-story",
+          "x_misp_attributes":[{{"object_relation":"id","value":"ed13a0b1-4f5f-4c43-bdf2-820ee0d43448"}}]}},
+        {{"type":"x-misp-object","id":"x-misp-object--0c3b4b3a-5d8e-4a53-9b0a-222222222222","x_misp_name":"taranis-news-item",
+          "x_misp_attributes":[{{"object_relation":"id","value":"{long_id}"}},{{"object_relation":"story_id","value":"another story"}}]}}]}}"#
+    );
+    let out = run(&["convert", "-"], Some(input.as_bytes()));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("taranis-news-item "), "{stderr}");
+    assert!(
+        !stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "no raw control character: {stderr:?}"
+    );
+    assert!(stderr.contains(r"\u{1b}]0;pwned\u{7}"), "{stderr}");
+    assert!(stderr.lines().all(|l| l.chars().count() <= 2100), "bounded");
+    assert!(stderr.lines().any(|l| l.ends_with('…')), "{stderr}");
+}
+
+#[test]
 fn validate_summarises_the_stories() {
     let out = run(
         &["validate", example("native-story.json").to_str().unwrap()],

@@ -253,8 +253,15 @@ proptest! {
         let has_four_byte = all_strings(&kept).iter().any(|s| s.chars().any(|c| c.len_utf8() == 4));
         match story_to_event(&story, &reject) {
             Ok((event, _)) => {
-                prop_assert!(!has_four_byte);
-                prop_assert_eq!(serde_json::to_string(&event).unwrap(), serde_json::to_string(&kept).unwrap());
+                // URLs are percent-encoded instead of refused, so a story whose only 4-byte characters are in
+                // URLs passes `reject`; whatever passes holds no 4-byte character.
+                prop_assert!(!all_strings(&event).iter().any(|s| s.chars().any(|c| c.len_utf8() == 4)));
+                let four = |s: &str| s.chars().any(|c| c.len_utf8() == 4);
+                let in_urls = story.links.iter().any(|l| four(&l.url))
+                    || story.news_items.iter().any(|n| four(&n.link) || four(&n.source));
+                if !has_four_byte && !in_urls {
+                    prop_assert_eq!(serde_json::to_string(&event).unwrap(), serde_json::to_string(&kept).unwrap());
+                }
             }
             Err(MappingError::FourByteChar { story_id, field }) => {
                 prop_assert_eq!(story_id, story.id.hyphenated().to_string());

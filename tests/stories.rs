@@ -560,6 +560,123 @@ fn presenter_news_item_without_story_id_joins_the_only_story() {
     assert_eq!(stories[0].news_items.len(), 1);
 }
 
+#[test]
+fn presenter_relations_written_as_python_dicts_keep_tlp_tags_and_links() {
+    // Older Taranis wrote `str(dict)` (the real MISP event in the fixtures holds
+    // "{'key': 'TLP', 'value': 'clear'}"); losing the TLP would let the event be shared wider than allowed.
+    let input = bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"x",
+         "object_refs":["x-misp-object--00000000-0000-4000-8000-000000000001"]},
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000001", "taranis-story", false, &[
+            ("id", "320d4589-cd71-4722-aa28-ea5530e99830"),
+            ("attributes", "{'key': 'TLP', 'value': 'amber'}"),
+            ("tags", "{'name': '\\u00d6sterreich', 'tag_type': 'Location'}"),
+            ("links", "{'link': 'no_data', 'news_item_id': '<no_data>'}"),
+            ("links", "{'link': 'https://e.example/a', 'news_item_id': '<no_data>'}"),
+        ]),
+    ]));
+    let (stories, warnings) = stories_of(&input).unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Amber));
+    assert_eq!(stories[0].tags, vec![tag("Österreich", "Location")]);
+    let urls: Vec<&str> = stories[0].links.iter().map(|l| l.url.as_str()).collect();
+    assert_eq!(urls, ["https://e.example/a"]);
+    assert_eq!(warnings.len(), 1, "the no_data link: {warnings:?}");
+}
+
+#[test]
+fn a_part_marked_more_restrictively_raises_the_story_tlp() {
+    const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+    const AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+    const RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+    let report = |refs: Value| {
+        json!({"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"r",
+               "object_marking_refs":[GREEN],"object_refs":refs})
+    };
+    let news = "x-taranis-news-item--11111111-1111-4111-8111-111111111111";
+    let ind = "indicator--22222222-2222-4222-8222-222222222222";
+    // A news item marked red in a green report: the whole event is red, with a warning naming the item.
+    let (stories, warnings) = stories_of(&bundle(json!([
+        report(json!([news])),
+        {"type":"x-taranis-news-item","id":news,"title":"t","object_marking_refs":[RED]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Red));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.message.contains(news) && w.message.contains("tlp:red")),
+        "{warnings:?}"
+    );
+    // An indicator with an amber granular marking (part of it is amber): amber.
+    let (stories, _) = stories_of(&bundle(json!([
+        report(json!([ind])),
+        {"type":"indicator","id":ind,"pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix",
+         "granular_markings":[{"marking_ref":AMBER,"selectors":["pattern"]}]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Amber));
+    // A less restrictive part changes nothing and says nothing.
+    let (stories, warnings) = stories_of(&bundle(json!([
+        report(json!([ind])),
+        {"type":"indicator","id":ind,"pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix",
+         "object_marking_refs":["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Green));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // A clear part does not make an unmarked story clear (the rest of it may be anything).
+    let (stories, warnings) = stories_of(&bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"r","object_refs":[ind]},
+        {"type":"indicator","id":ind,"pattern":"[ipv4-addr:value = '203.0.113.1']","pattern_type":"stix",
+         "object_marking_refs":["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]},
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, None);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Presenter: a taranis-news-item x-misp-object marked red.
+    let mut item = misp_object(
+        "x-misp-object--00000000-0000-4000-8000-000000000002",
+        "taranis-news-item",
+        false,
+        &[("id", "n1")],
+    );
+    item["object_marking_refs"] = json!([RED]);
+    let (stories, _) = stories_of(&bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"x","object_marking_refs":[GREEN],
+         "object_refs":["x-misp-object--00000000-0000-4000-8000-000000000001","x-misp-object--00000000-0000-4000-8000-000000000002"]},
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000001", "taranis-story", false, &[("id", "11111111-1111-4111-8111-111111111111")]),
+        item,
+    ])))
+    .unwrap();
+    assert_eq!(stories[0].tlp, Some(Tlp::Red));
+}
+
+#[test]
+fn presenter_report_group_tlp_field_applies_to_its_stories() {
+    // Taranis' report item TLP travels in a taranis-report-group `field` (see the presenter product fixture).
+    let input = bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"x",
+         "object_refs":["x-misp-object--00000000-0000-4000-8000-000000000001","x-misp-object--00000000-0000-4000-8000-000000000002"]},
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000001", "taranis-story", false, &[
+            ("id", "11111111-1111-4111-8111-111111111111"),
+            ("attributes", "{\"key\": \"TLP\", \"value\": \"green\"}"),
+        ]),
+        misp_object("x-misp-object--00000000-0000-4000-8000-000000000002", "taranis-report-group", true, &[
+            ("group_name", "Vulnerability"),
+            ("field", "{\"name\": \"Links\", \"type\": \"text\", \"value\": \"link1\"}"),
+            ("field", "{\"name\": \"TLP\", \"type\": \"text\", \"value\": \"amber+strict\"}"),
+        ]),
+    ]));
+    let (stories, warnings) = stories_of(&input).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(stories[0].tlp, Some(Tlp::AmberStrict));
+    // The fixture's report group says clear: its story stays clear.
+    let (stories, _) = file_stories(&shared().join(
+        "reference/taranis/fixtures/generated/stix_bundle_for_stix_presenter_test_product.json",
+    ));
+    assert_eq!(stories[0].tlp, Some(Tlp::Clear));
+}
+
 // ---------------------------------------------------------------- plain
 
 #[test]

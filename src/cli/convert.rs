@@ -70,8 +70,9 @@ pub fn validate(file: &str) -> Exit {
         Err(cause) => return invalid(&cause),
     };
     let name = display_name(file);
-    let parsed = match bundle::parse(&bytes, &limits) {
-        Ok(b) => b,
+    // Only the bundle id and object count are kept: the parsed bundle is dropped before the conversion runs.
+    let (bundle_id, object_count) = match bundle::parse(&bytes, &limits) {
+        Ok(b) => (b.id, b.objects.len()),
         Err(e) => return invalid(&format!("{name}: {e}")),
     };
     // The same conversion `convert` runs, so validate accepts exactly what convert accepts.
@@ -85,8 +86,8 @@ pub fn validate(file: &str) -> Exit {
     let mut text = String::new();
     text.push_str(&format!(
         "{name}: bundle {} with {} objects, {} {}\n",
-        parsed.id.as_deref().unwrap_or("(without id)"),
-        parsed.objects.len(),
+        bundle_id.as_deref().unwrap_or("(without id)"),
+        object_count,
         stories.len(),
         if stories.len() == 1 {
             "story"
@@ -229,9 +230,26 @@ fn print_warnings(warnings: &[Warning]) {
     }
 }
 
-/// Collapse line breaks so every message is one line.
+/// Longest diagnostic line written, in characters (a warning can quote story text or ids of any length).
+const MAX_LINE_CHARS: usize = 2000;
+
+/// One line of terminal-safe text: line breaks become spaces, other control characters (ESC, BEL, …, which
+/// could drive the operator's terminal from story text) are written as `\u{…}` escapes, and the line is
+/// bounded to [`MAX_LINE_CHARS`] characters.
 fn single_line(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
+    let mut out = String::with_capacity(s.len().min(MAX_LINE_CHARS + 8));
+    for (count, c) in s.chars().enumerate() {
+        if count == MAX_LINE_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\r' | '\n' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn one_line(cause: &str) {

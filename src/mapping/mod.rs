@@ -31,8 +31,8 @@ use crate::misp::types;
 use crate::story::{NewsItem, Story, StoryAttribute, StoryLink, StoryTag};
 
 use text::{
-    MAX_NAME_CHARS, MAX_REPORT_BYTES, MAX_TEXT_BYTES, clean, one_line, truncate_bytes,
-    truncate_chars,
+    MAX_NAME_CHARS, MAX_REPORT_BYTES, MAX_TEXT_BYTES, clean, encode_url_four_byte, has_four_byte,
+    one_line, truncate_bytes, truncate_chars,
 };
 
 /// What to do with 4-byte UTF-8 characters (emoji, …): MISP's default utf8mb3 schema answers 500 on them.
@@ -87,7 +87,7 @@ impl Default for MappingOptions {
 pub enum MappingError {
     /// The 4-byte policy is `reject` and the story holds such a character.
     #[error(
-        "story {story_id}: {field} contains a 4-byte UTF-8 character (four_byte_chars policy is reject)"
+        "story {story_id}: {field} contains a 4-byte UTF-8 character (misp.four_byte_chars policy is reject)"
     )]
     FourByteChar { story_id: String, field: String },
 }
@@ -243,8 +243,29 @@ fn clean_all(
 fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingError> {
     let sid = story.id.hyphenated().to_string();
     let c = |s: &str, field: &str| clean(s, policy, &sid, field);
-    let mut out = story.clone();
-    out.objects = Vec::new();
+    // URLs keep their 4-byte characters, percent-encoded (the same URL), instead of losing them.
+    let url = |s: &str, field: &str| c(&encode_url_four_byte(s, policy), field);
+    // Every text field is replaced below; the STIX objects (the bulk of a story) are not needed: not cloned.
+    let mut out = Story {
+        id: story.id,
+        source_id: story.source_id.clone(),
+        dialect: story.dialect,
+        title: String::new(),
+        description: String::new(),
+        summary: String::new(),
+        comments: String::new(),
+        published: story.published,
+        created: story.created,
+        modified: story.modified,
+        relevance: story.relevance,
+        attributes: Vec::new(),
+        tags: Vec::new(),
+        labels: Vec::new(),
+        tlp: story.tlp,
+        links: Vec::new(),
+        news_items: Vec::new(),
+        objects: Vec::new(),
+    };
     out.title = c(&story.title, "title")?;
     out.description = c(&story.description, "description")?;
     out.summary = c(&story.summary, "summary")?;
@@ -279,7 +300,7 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
         .iter()
         .map(|l| {
             Ok(StoryLink {
-                url: c(&l.url, "links.url")?,
+                url: url(&l.url, "links.url")?,
                 news_item_id: l
                     .news_item_id
                     .as_deref()
@@ -302,9 +323,9 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
                 id: f(&n.id, "id")?,
                 title: f(&n.title, "title")?,
                 content: f(&n.content, "content")?,
-                link: f(&n.link, "link")?,
+                link: url(&n.link, &format!("news_items[{}].link", n.id))?,
                 author: f(&n.author, "author")?,
-                source: f(&n.source, "source")?,
+                source: url(&n.source, &format!("news_items[{}].source", n.id))?,
                 language: f(&n.language, "language")?,
                 hash: f(&n.hash, "hash")?,
                 review: f(&n.review, "review")?,
@@ -337,6 +358,19 @@ impl Finisher<'_> {
     /// Clean, bound and validate one attribute; `None` when it must be dropped.
     fn attribute(&mut self, mut a: Attribute, at: &str) -> Result<Option<Attribute>, MappingError> {
         let label = format!("{at}[{}]", a.type_);
+        if self.policy != FourBytePolicy::Keep && has_four_byte(&a.value) {
+            if matches!(a.type_.as_str(), "url" | "link" | "uri") {
+                a.value = encode_url_four_byte(&a.value, self.policy);
+            } else if self.policy != FourBytePolicy::Reject
+                && (a.to_ids || types::default_to_ids(&a.type_))
+            {
+                // A replaced or stripped indicator is a different indicator (wrong matches, wrong IDS rules).
+                self.warn(format!(
+                    "{label}: indicator value holds a 4-byte UTF-8 character MISP cannot store; attribute dropped"
+                ));
+                return Ok(None);
+            }
+        }
         a.value = clean(
             a.value.trim(),
             self.policy,

@@ -5,6 +5,8 @@
 //! `# External links` (the story's external references). Story text is untrusted web content: it is written
 //! with [`md_text`] (no live HTML, no injected links or images) and only http(s)/ftp URLs become links.
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use crate::misp::event::{DISTRIBUTION_INHERIT, EventReport};
@@ -38,18 +40,17 @@ pub fn content(story: &Story) -> String {
     if !news.is_empty() {
         sections.push(format!("# News items\n{}", news.join("\n")));
     }
-    let news_links: Vec<&str> = story.news_items.iter().map(|n| n.link.trim()).collect();
-    let mut seen: Vec<&str> = Vec::new();
+    let news_links: HashSet<&str> = story.news_items.iter().map(|n| n.link.trim()).collect();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut external: Vec<String> = Vec::new();
     for link in &story.links {
         let url = link.url.trim();
         if url.is_empty() || link.news_item_id.is_some() || news_links.contains(&url) {
             continue;
         }
-        if seen.contains(&url) {
+        if !seen.insert(url) {
             continue;
         }
-        seen.push(url);
         external.push(md_link_item(link.title.as_deref().unwrap_or(""), url));
     }
     if !external.is_empty() {

@@ -70,30 +70,10 @@ pub fn event_tags(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::story::{Dialect, StoryTag};
-    use uuid::Uuid;
+    use crate::story::StoryTag;
 
     fn story() -> Story {
-        Story {
-            id: Uuid::nil(),
-            source_id: "report--x".into(),
-            dialect: Dialect::Native,
-            title: String::new(),
-            description: String::new(),
-            summary: String::new(),
-            comments: String::new(),
-            published: None,
-            created: None,
-            modified: None,
-            relevance: None,
-            attributes: vec![],
-            tags: vec![],
-            labels: vec![],
-            tlp: None,
-            links: vec![],
-            news_items: vec![],
-            objects: vec![],
-        }
+        crate::mapping::tests::empty_story()
     }
 
     #[test]

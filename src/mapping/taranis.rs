@@ -6,6 +6,8 @@
 //! `link`-typed relations are only sent when they hold a URL (MISP's `link` validation); the story's
 //! effective TLP is written into the `TLP` story attribute; uuids are deterministic (see [`super::ids`]).
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use crate::error::Warning;
@@ -33,6 +35,8 @@ struct Builder {
     event: Uuid,
     key: String,
     attrs: Vec<Attribute>,
+    /// The uuids in `attrs` (repeats are skipped in O(1), not by scanning `attrs`).
+    uuids: HashSet<Uuid>,
 }
 
 impl Builder {
@@ -41,6 +45,7 @@ impl Builder {
             event,
             key,
             attrs: Vec::new(),
+            uuids: HashSet::new(),
         }
     }
 
@@ -56,7 +61,7 @@ impl Builder {
             format!("{}/{relation}", self.key)
         };
         let uuid = uuid_for(self.event, &name);
-        if self.attrs.iter().any(|a| a.uuid == uuid) {
+        if !self.uuids.insert(uuid) {
             return;
         }
         self.attrs.push(Attribute {
@@ -163,12 +168,27 @@ pub fn story_object(
         .attributes
         .iter()
         .filter(|a| !a.value.trim().is_empty() && !a.key.trim().is_empty())
-        .filter(|a| !(tlp.is_some() && a.key == "TLP"))
+        // The effective TLP replaces every spelling of the TLP attribute (`TLP`, `tlp`): one TLP, never two.
+        .filter(|a| !(tlp.is_some() && a.key.trim().eq_ignore_ascii_case("tlp")))
+        .filter(|a| {
+            let other_event = a.key == "misp_event_uuid" && a.value.trim() != id;
+            if other_event {
+                warnings.push(Warning::about(
+                    story.source_id.clone(),
+                    format!(
+                        "story attribute misp_event_uuid {:?} is not the event uuid; written as {id}",
+                        a.value
+                    ),
+                ));
+            }
+            !other_event
+        })
         .map(|a| (a.key.clone(), a.value.clone()))
         .collect();
     if let Some(level) = tlp {
         attributes.push(("TLP".to_owned(), tlp_value(level).to_owned()));
     }
+    // Taranis finds the event of a story by this attribute: it always names the event we build.
     if !attributes.iter().any(|(k, _)| k == "misp_event_uuid") {
         attributes.push(("misp_event_uuid".to_owned(), id.clone()));
     }
@@ -220,9 +240,10 @@ pub fn news_item_objects(
 ) -> Vec<MispObject> {
     let story_id = event.hyphenated().to_string();
     let mut out: Vec<MispObject> = Vec::new();
+    let mut keys: HashSet<String> = HashSet::new();
     for (index, item) in story.news_items.iter().enumerate() {
         let key = news_item_key(item, index, story, warnings);
-        if out.iter().any(|o| o.uuid == uuid_for(event, &key)) {
+        if !keys.insert(key.clone()) {
             warnings.push(Warning::about(
                 story.source_id.clone(),
                 format!("news item {} appears twice; sent once", item.id),

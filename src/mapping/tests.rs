@@ -37,7 +37,8 @@ fn s(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").to_owned()
 }
 
-fn empty_story() -> Story {
+/// A story with every field empty (shared by the unit tests of the mapping modules).
+pub(super) fn empty_story() -> Story {
     Story {
         id: Uuid::parse_str("ed13a0b1-4f5f-4c43-bdf2-820ee0d43448").unwrap(),
         source_id: "report--ed13a0b1-4f5f-4c43-bdf2-820ee0d43448".into(),
@@ -338,11 +339,27 @@ fn uuids_are_deterministic_and_unique() {
 fn story_object_injects_misp_event_uuid_and_effective_tlp() {
     let mut st = empty_story();
     st.tlp = Some(Tlp::Amber);
-    st.attributes = vec![StoryAttribute {
-        key: "TLP".into(),
-        value: "clear".into(),
-    }];
-    let (event, _) = map(&st);
+    st.attributes = vec![
+        StoryAttribute {
+            key: "TLP".into(),
+            value: "clear".into(),
+        },
+        StoryAttribute {
+            key: "misp_event_uuid".into(),
+            value: "320d4589-cd71-4722-aa28-ea5530e99830".into(),
+        },
+        StoryAttribute {
+            key: "tlp".into(),
+            value: "white".into(),
+        },
+    ];
+    let (event, warnings) = map(&st);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.message.contains("320d4589-cd71-4722-aa28-ea5530e99830")),
+        "{warnings:?}"
+    );
     let values: Vec<_> = event.objects[0]
         .attributes
         .iter()

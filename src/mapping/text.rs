@@ -49,6 +49,31 @@ pub fn clean(
     Ok(out)
 }
 
+/// Does `s` hold a 4-byte UTF-8 character?
+pub fn has_four_byte(s: &str) -> bool {
+    s.chars().any(|c| c.len_utf8() == 4)
+}
+
+/// A URL with its 4-byte characters percent-encoded (`%F0%9F%98%80`): the same URL to every client, and
+/// storable in MISP's utf8mb3 columns, so no policy has to replace (and break) it. Unchanged under `keep`.
+pub fn encode_url_four_byte(url: &str, policy: FourBytePolicy) -> String {
+    if policy == FourBytePolicy::Keep || !has_four_byte(url) {
+        return url.to_owned();
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    for c in url.chars() {
+        if c.len_utf8() == 4 {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "%{b:02X}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Cut `s` to at most `max` bytes on a character boundary; `true` when something was cut.
 pub fn truncate_bytes(s: &mut String, max: usize) -> bool {
     if s.len() <= max {
@@ -246,6 +271,24 @@ mod tests {
         assert!(err.to_string().contains("field"));
         // 3-byte characters (utf8mb3) are fine.
         assert_eq!(c("Ö€中", FourBytePolicy::Reject).unwrap(), "Ö€中");
+    }
+
+    #[test]
+    fn urls_percent_encode_four_byte_characters() {
+        let url = "https://e.x/a\u{1F600}é?q=\u{1F600}";
+        for p in [
+            FourBytePolicy::Replace,
+            FourBytePolicy::Strip,
+            FourBytePolicy::Reject,
+        ] {
+            assert_eq!(
+                encode_url_four_byte(url, p),
+                "https://e.x/a%F0%9F%98%80é?q=%F0%9F%98%80"
+            );
+        }
+        assert_eq!(encode_url_four_byte(url, FourBytePolicy::Keep), url);
+        assert!(has_four_byte(url));
+        assert!(!has_four_byte("Ö€中"));
     }
 
     #[test]

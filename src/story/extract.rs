@@ -74,7 +74,39 @@ pub fn extract_stories(bundle: &Bundle) -> Result<(Vec<Story>, Vec<Warning>), Ex
     if let [only] = stories.as_mut_slice() {
         add_unreferenced_content(only, bundle, &mut budget, &mut warnings);
     }
+    for story in &mut stories {
+        let strictest =
+            tlp::strictest_marking(&story.objects, bundle).map(|(t, id)| (t, id.to_owned()));
+        if let Some((level, id)) = strictest {
+            raise_tlp(story, level, &id, &mut warnings);
+        }
+    }
     Ok((stories, warnings))
+}
+
+/// The story's TLP becomes at least `level`, the marking of its part `part_id` (a news item or content object):
+/// the event carries that part, so it must not be tagged (and shared) less restrictively than the part. A clear
+/// part leaves a story without TLP without one.
+pub(super) fn raise_tlp(
+    story: &mut Story,
+    level: crate::story::Tlp,
+    part_id: &str,
+    warnings: &mut Vec<Warning>,
+) {
+    // TLP:CLEAR on a part says nothing about the rest of an unmarked story: it never marks the story clear.
+    if story.tlp >= Some(level) || (story.tlp.is_none() && level == crate::story::Tlp::Clear) {
+        return;
+    }
+    warnings.push(Warning::about(
+        story.source_id.clone(),
+        format!(
+            "{part_id} is marked {}, more restrictive than the story ({}): the event gets {}",
+            level.tag(),
+            story.tlp.map_or("no TLP", |t| t.tag()),
+            level.tag()
+        ),
+    ));
+    story.tlp = Some(level);
 }
 
 /// Append a story, or merge it with an earlier one of the same id (newest version wins, the first on a tie).
@@ -213,6 +245,29 @@ impl ObjectBudget {
     pub(super) fn for_bundle(bundle: &Bundle) -> ObjectBudget {
         let limit = bundle.objects.len().saturating_mul(2).saturating_add(1000);
         ObjectBudget { left: limit, limit }
+    }
+
+    /// A copy of `objects` for one more story, cut (with a warning about `owner`) to what the budget allows.
+    /// Several stories of one presenter container share the container's content: it is collected once and
+    /// copied per story, so the container's refs are not walked once per story.
+    pub(super) fn copy(
+        &mut self,
+        objects: &[Object],
+        owner: &str,
+        warnings: &mut Vec<Warning>,
+    ) -> Vec<Object> {
+        let take = objects.len().min(self.left);
+        if take < objects.len() {
+            warnings.push(Warning::about(
+                owner,
+                format!(
+                    "story objects cut after {take}: the bundle's stories refer to more than {} objects in all",
+                    self.limit
+                ),
+            ));
+        }
+        self.left -= take;
+        objects[..take].to_vec()
     }
 }
 
@@ -355,11 +410,12 @@ pub(super) fn scalar_text(
     field: &str,
     warnings: &mut Vec<Warning>,
 ) -> Option<String> {
-    match value? {
+    let value = value?;
+    if let Some(text) = scalar_string(value) {
+        return Some(text);
+    }
+    match value {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         other => {
             warnings.push(Warning::about(
                 object_id,
@@ -370,6 +426,16 @@ pub(super) fn scalar_text(
             ));
             None
         }
+    }
+}
+
+/// A string, number or boolean as text; `None` for null, arrays and objects.
+pub(super) fn scalar_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 

@@ -19,7 +19,8 @@ use crate::error::Warning;
 use crate::stix::bundle::kind;
 use crate::stix::{Bundle, Object};
 use crate::story::extract::{
-    ObjectBudget, add_news_item_links, collect_objects, integer, normalise, scalar_text, timestamp,
+    ObjectBudget, add_news_item_links, collect_objects, integer, normalise, raise_tlp, scalar_text,
+    timestamp,
 };
 use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, tlp};
 
@@ -56,12 +57,14 @@ pub(super) fn story(
 
     let refs: Vec<&str> = container.strings("object_refs").collect();
     let mut news_items: Vec<NewsItem> = Vec::new();
+    let mut item_objects: Vec<&Object> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for r in &refs {
         if let Some(o) = bundle.get(r).filter(|o| o.type_ == NEWS_ITEM_TYPE)
             && seen.insert(o.id.as_str())
         {
             news_items.push(news_item(o, &id.to_string(), warnings));
+            item_objects.push(o);
         }
     }
     let taranis = ext.is_some()
@@ -102,6 +105,9 @@ pub(super) fn story(
     };
     add_news_item_links(&mut story);
     normalise(&mut story);
+    if let Some((level, part)) = tlp::strictest_marking(item_objects, bundle) {
+        raise_tlp(&mut story, level, part, warnings);
+    }
     Some(story)
 }
 

@@ -19,12 +19,13 @@ use crate::stix::bundle::quoted_prefix;
 use crate::stix::{Bundle, Object};
 use crate::story::extract::{
     ObjectBudget, add_news_item_links, collect_objects, integer, misp_object_name, normalise,
-    timestamp,
+    raise_tlp, scalar_string, timestamp,
 };
-use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, tlp};
+use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, Tlp, tlp};
 
 const STORY: &str = "taranis-story";
 const NEWS_ITEM: &str = "taranis-news-item";
+const REPORT_GROUP: &str = "taranis-report-group";
 
 /// Whether a container refers to at least one `taranis-story` x-misp-object present in the bundle.
 pub(super) fn is_presenter(container: &Object, bundle: &Bundle) -> bool {
@@ -42,13 +43,7 @@ fn relations(o: &Object) -> Vec<(&str, String)> {
         .flatten()
         .filter_map(|a| {
             let relation = a.get("object_relation")?.as_str()?;
-            let value = match a.get("value")? {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return None,
-            };
-            Some((relation, value))
+            Some((relation, scalar_string(a.get("value")?)?))
         })
         .collect()
 }
@@ -83,6 +78,7 @@ pub(super) fn stories(
 ) -> Vec<Story> {
     let mut story_objects: Vec<&Object> = Vec::new();
     let mut item_objects: Vec<&Object> = Vec::new();
+    let mut group_objects: Vec<&Object> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for o in container
         .strings("object_refs")
@@ -91,6 +87,7 @@ pub(super) fn stories(
         let list = match misp_object_name(o) {
             Some(STORY) => &mut story_objects,
             Some(NEWS_ITEM) => &mut item_objects,
+            Some(REPORT_GROUP) => &mut group_objects,
             _ => continue,
         };
         if seen.insert(o.id.as_str()) {
@@ -110,9 +107,24 @@ pub(super) fn stories(
             .push(i);
     }
     let mut claimed = vec![false; items.len()];
-    let container_tlp = tlp::object_markings_tlp(container, bundle);
+    let container_tlp = tlp::object_markings_tlp(container, bundle)
+        .max(report_groups_tlp(&group_objects, warnings));
     let only_one = story_objects.len() == 1;
 
+    // The container's content belongs to each of its stories: walked (and charged to the budget) once for
+    // the first story, copied under the budget for the others.
+    let shared: Vec<Object> = if story_objects.is_empty() {
+        Vec::new()
+    } else {
+        collect_objects(
+            bundle,
+            container.strings("object_refs"),
+            budget,
+            &container.id,
+            warnings,
+        )
+    };
+    let mut charged = true;
     let mut out = Vec::new();
     for so in &story_objects {
         let rel = relations(so);
@@ -169,13 +181,11 @@ pub(super) fn stories(
             tlp: container_tlp.max(tlp::object_markings_tlp(so, bundle)),
             links: Vec::new(),
             news_items: Vec::new(),
-            objects: collect_objects(
-                bundle,
-                container.strings("object_refs"),
-                budget,
-                sid,
-                warnings,
-            ),
+            objects: if std::mem::take(&mut charged) {
+                shared.clone()
+            } else {
+                budget.copy(&shared, sid, warnings)
+            },
         };
         for (relation, value) in &rel {
             match *relation {
@@ -196,6 +206,11 @@ pub(super) fn stories(
         story.news_items = mine.iter().map(|&i| items[i].clone()).collect();
         add_news_item_links(&mut story);
         normalise(&mut story);
+        if let Some((level, part)) =
+            tlp::strictest_marking(mine.iter().map(|&i| item_objects[i]), bundle)
+        {
+            raise_tlp(&mut story, level, part, warnings);
+        }
         out.push(story);
     }
     for ((item, o), claimed) in items.iter().zip(&item_objects).zip(claimed) {
@@ -212,6 +227,29 @@ pub(super) fn stories(
         }
     }
     out
+}
+
+/// The TLP of the Taranis report the container is: a `taranis-report-group` `field` relation
+/// `{"name": "TLP", "value": "amber"}` (Taranis' report item attribute). Every story of the report is at
+/// least that restrictive.
+fn report_groups_tlp(groups: &[&Object], warnings: &mut Vec<Warning>) -> Option<Tlp> {
+    groups
+        .iter()
+        .flat_map(|g| {
+            relations(g)
+                .into_iter()
+                .filter(|(r, _)| *r == "field")
+                .map(move |(_, v)| (g.id.as_str(), v))
+        })
+        .filter_map(|(gid, v)| {
+            let m = json_object(&v, gid, "field", warnings)?;
+            let name = m.get("name").and_then(Value::as_str)?;
+            if !name.trim().eq_ignore_ascii_case("tlp") {
+                return None;
+            }
+            m.get("value").and_then(Value::as_str).and_then(Tlp::parse)
+        })
+        .max()
 }
 
 /// One `taranis-news-item` x-misp-object.
@@ -248,25 +286,30 @@ fn news_item(o: &Object, warnings: &mut Vec<Warning>) -> NewsItem {
 }
 
 /// Parse a JSON-string relation into an object; a warning when it is not one.
+///
+/// Older Taranis versions wrote these relations with Python's `str(dict)` (`{'key': 'TLP', 'value': 'clear'}`,
+/// seen in a real MISP event), which Taranis' collector reads back with `ast.literal_eval`: a flat Python dict
+/// literal is accepted too ([`python_dict`]), so such a story keeps its TLP, tags and links.
 fn json_object(
     value: &str,
     sid: &str,
     relation: &str,
     warnings: &mut Vec<Warning>,
 ) -> Option<serde_json::Map<String, Value>> {
-    match serde_json::from_str::<Value>(value) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => {
-            warnings.push(Warning::about(
-                sid,
-                format!(
-                    "{relation} value {} is not a JSON object; ignored",
-                    quoted_prefix(value)
-                ),
-            ));
-            None
-        }
+    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(value) {
+        return Some(m);
     }
+    if let Some(m) = python_dict(value) {
+        return Some(m);
+    }
+    warnings.push(Warning::about(
+        sid,
+        format!(
+            "{relation} value {} is not a JSON object; ignored",
+            quoted_prefix(value)
+        ),
+    ));
+    None
 }
 
 fn tag(value: &str, sid: &str, out: &mut Vec<StoryTag>, warnings: &mut Vec<Warning>) {
@@ -308,12 +351,7 @@ fn attribute(value: &str, sid: &str, out: &mut Vec<StoryAttribute>, warnings: &m
             .and_then(Value::as_str)
             .map(str::trim)
             .unwrap_or_default();
-        let val = match m.get("value") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::Bool(b)) => b.to_string(),
-            _ => String::new(),
-        };
+        let val = m.get("value").and_then(scalar_string).unwrap_or_default();
         if !key.is_empty() && !val.trim().is_empty() {
             out.push(StoryAttribute {
                 key: key.to_owned(),
@@ -341,14 +379,14 @@ fn link(value: &str, sid: &str, out: &mut Vec<StoryLink>, warnings: &mut Vec<War
             .get("link")
             .or_else(|| m.get("url"))
             .and_then(Value::as_str)
-            .map(str::trim);
+            .map(|u| clean(u).trim());
         match url {
             Some(url) if !url.is_empty() => out.push(StoryLink {
                 url: url.to_owned(),
                 news_item_id: m
                     .get("news_item_id")
                     .and_then(Value::as_str)
-                    .map(canonical_id)
+                    .map(|id| canonical_id(clean(id)))
                     .filter(|s| !s.is_empty()),
                 title: None,
             }),
@@ -357,9 +395,151 @@ fn link(value: &str, sid: &str, out: &mut Vec<StoryLink>, warnings: &mut Vec<War
     }
 }
 
+/// A flat Python dict literal whose keys are strings and whose values are strings, integers, `True`, `False`
+/// or `None` (what `str(dict)` prints for Taranis' relations); `None` for anything else. One linear pass.
+fn python_dict(s: &str) -> Option<serde_json::Map<String, Value>> {
+    let mut chars = s.trim().chars().peekable();
+    let skip_ws = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        while it.next_if(|c| c.is_whitespace()).is_some() {}
+    };
+    let mut map = serde_json::Map::new();
+    if chars.next()? != '{' {
+        return None;
+    }
+    skip_ws(&mut chars);
+    if chars.next_if_eq(&'}').is_some() {
+        skip_ws(&mut chars);
+        return chars.next().is_none().then_some(map);
+    }
+    loop {
+        skip_ws(&mut chars);
+        let key = python_string(&mut chars)?;
+        skip_ws(&mut chars);
+        chars.next_if_eq(&':')?;
+        skip_ws(&mut chars);
+        let value = match chars.peek()? {
+            '\'' | '"' => Value::String(python_string(&mut chars)?),
+            _ => {
+                let mut word = String::new();
+                while let Some(c) = chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '-') {
+                    word.push(c);
+                }
+                match word.as_str() {
+                    "None" => Value::Null,
+                    "True" => Value::Bool(true),
+                    "False" => Value::Bool(false),
+                    w => Value::Number(w.parse::<i64>().ok()?.into()),
+                }
+            }
+        };
+        map.insert(key, value);
+        skip_ws(&mut chars);
+        match chars.next()? {
+            ',' => continue,
+            '}' => break,
+            _ => return None,
+        }
+    }
+    skip_ws(&mut chars);
+    chars.next().is_none().then_some(map)
+}
+
+/// A Python string literal (`'…'` or `"…"`, with `\\`, `\'`, `\"`, `\n`, `\r`, `\t`, `\xhh`, `\uhhhh`,
+/// `\Uhhhhhhhh` escapes).
+fn python_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+    let quote = chars.next().filter(|c| *c == '\'' || *c == '"')?;
+    let mut out = String::new();
+    loop {
+        match chars.next()? {
+            c if c == quote => return Some(out),
+            '\\' => {
+                let hex = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, n: usize| {
+                    let digits: String = chars.take(n).collect();
+                    (digits.len() == n)
+                        .then(|| u32::from_str_radix(&digits, 16).ok())
+                        .flatten()
+                        .and_then(char::from_u32)
+                };
+                match chars.next()? {
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'x' => out.push(hex(chars, 2)?),
+                    'u' => out.push(hex(chars, 4)?),
+                    'U' => out.push(hex(chars, 8)?),
+                    c @ ('\\' | '\'' | '"') => out.push(c),
+                    _ => return None,
+                }
+            }
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_dict_literals_as_older_taranis_wrote_them() {
+        // The real MISP event in reference/taranis/fixtures/misp_restsearch_taranis_events.json.
+        let mut w = Vec::new();
+        let mut attrs = Vec::new();
+        attribute("{'key': 'TLP', 'value': 'clear'}", "s", &mut attrs, &mut w);
+        assert_eq!(
+            attrs,
+            [StoryAttribute {
+                key: "TLP".into(),
+                value: "clear".into()
+            }]
+        );
+        let mut links = Vec::new();
+        link(
+            "{'link': 'https://e.x/', 'news_item_id': '<no_data>'}",
+            "s",
+            &mut links,
+            &mut w,
+        );
+        assert_eq!(links[0].url, "https://e.x/");
+        assert_eq!(links[0].news_item_id, None);
+        // Taranis' placeholder link is no link.
+        link(
+            "{'link': 'no_data', 'news_item_id': '<no_data>'}",
+            "s",
+            &mut links,
+            &mut w,
+        );
+        assert_eq!(links.len(), 1);
+        assert_eq!(w.len(), 1);
+        w.clear();
+        let mut tags = Vec::new();
+        tag(
+            r#"{'name': "O'Brien \u00d6\x41\n", 'tag_type': 'Person'}"#,
+            "s",
+            &mut tags,
+            &mut w,
+        );
+        assert_eq!(tags[0].name, "O'Brien ÖA");
+        assert!(w.is_empty(), "{w:?}");
+        let m = python_dict("{'a': None, 'b': True, 'c': -3}").unwrap();
+        assert_eq!(m["a"], Value::Null);
+        assert_eq!(m["b"], Value::Bool(true));
+        assert_eq!(m["c"], Value::from(-3));
+        assert_eq!(python_dict("{}").map(|m| m.len()), Some(0));
+        for bad in [
+            "{'a' 'b'}",
+            "{'a': 'b'",
+            "{'a': 'b'} x",
+            "{'a': b}",
+            "{'a': '\\q'}",
+            "{'a': '\\x4'}",
+            "",
+            "{",
+            "[]",
+        ] {
+            assert!(python_dict(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn no_data_is_empty() {

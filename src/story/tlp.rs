@@ -98,12 +98,38 @@ pub fn label_tlp(label: &str) -> Option<Tlp> {
     }
 }
 
-/// The most restrictive TLP among an object's `object_marking_refs` (fixed ids, or marking objects in the bundle).
+/// The most restrictive TLP among an object's `object_marking_refs` and `granular_markings[].marking_ref`
+/// (fixed ids, or marking objects in the bundle): a granular marking covers part of the object, and that part
+/// reaches MISP too.
 pub fn object_markings_tlp(object: &Object, bundle: &Bundle) -> Option<Tlp> {
+    let granular = object
+        .get("granular_markings")
+        .and_then(|g| g.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("marking_ref")?.as_str());
     object
         .strings("object_marking_refs")
+        .chain(granular)
         .filter_map(|id| fixed_marking(id).or_else(|| bundle.get(id).and_then(marking_tlp)))
         .max()
+}
+
+/// The most restrictive TLP marked on any of `parts` (news items, indicators, observables … of a story), with
+/// the id of the first object carrying it.
+pub fn strictest_marking<'a>(
+    parts: impl IntoIterator<Item = &'a Object>,
+    bundle: &Bundle,
+) -> Option<(Tlp, &'a str)> {
+    let mut strictest: Option<(Tlp, &str)> = None;
+    for o in parts {
+        if let Some(t) = object_markings_tlp(o, bundle)
+            && strictest.is_none_or(|(s, _)| t > s)
+        {
+            strictest = Some((t, o.id.as_str()));
+        }
+    }
+    strictest
 }
 
 #[cfg(test)]
