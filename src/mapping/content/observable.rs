@@ -392,6 +392,62 @@ fn rule(
     Some(r)
 }
 
+/// A `user-account` whose `account_type` names a social network MISP has an object for (misp-stix's export of
+/// `github-user`, `twitter-account` …): that object, with its relation names (`account_login` → `username` /
+/// `account-name` / `name` …), the template's types (GitHub `username` → `github-username`) and without the
+/// `account-type` relation the object name already says. `attributes` is rewritten in place; the caller drops
+/// nothing else (custom `x_misp_*` relations keep their names and get the template's types).
+fn social_account(
+    props: &[(String, String)],
+    attributes: &mut [MappedAttr],
+) -> Option<&'static str> {
+    let account_type = props
+        .iter()
+        .find(|(p, _)| p == "account_type")
+        .map(|(_, v)| v.trim().to_ascii_lowercase())?;
+    // (object, relation of user_id, of account_login, of display_name)
+    let (name, id, login, display): (&'static str, &'static str, &'static str, &'static str) =
+        match account_type.as_str() {
+            "facebook" => (
+                "facebook-account",
+                "account-id",
+                "account-name",
+                "display-name",
+            ),
+            "github" => ("github-user", "id", "username", "user-fullname"),
+            "gitlab" => ("gitlab-user", "id", "username", "name"),
+            "parler" => (
+                "parler-account",
+                "account-id",
+                "account-name",
+                "display-name",
+            ),
+            "reddit" => (
+                "reddit-account",
+                "account-id",
+                "account-name",
+                "display-name",
+            ),
+            "telegram" => ("telegram-account", "id", "username", "display-name"),
+            "twitter" => ("twitter-account", "id", "name", "displayed-name"),
+            _ => return None,
+        };
+    for a in attributes.iter_mut() {
+        match a.relation.as_ref() {
+            "user-id" => a.relation = Cow::Borrowed(id),
+            "username" => a.relation = Cow::Borrowed(login),
+            "display-name" => a.relation = Cow::Borrowed(display),
+            "account-type" => a.relation = Cow::Borrowed(""),
+            _ => {}
+        }
+        let typed = super::roundtrip::custom_type(name, &a.relation);
+        if typed != "text" && a.type_ == "text" {
+            a.type_ = typed;
+        }
+    }
+    Some(name)
+}
+
 /// A distance in km as MISP shows it: `1` rather than `1.0`, `0.25` as is.
 fn km_text(km: f64) -> String {
     if km.fract() == 0.0 && km.abs() < 1e15 {
@@ -573,6 +629,8 @@ pub fn map_observable(
         }
     }
     let object_name = refine_object_name(object_type, base, props, &mut attributes);
+    // Relations a refinement made redundant (a social account's `account-type`) are emptied.
+    attributes.retain(|a| !a.relation.is_empty());
     Some(Mapped {
         object_name,
         attributes,
@@ -661,6 +719,11 @@ fn refine_object_name(
     props: &[(String, String)],
     attributes: &mut [MappedAttr],
 ) -> &'static str {
+    if object_type == "user-account"
+        && let Some(name) = social_account(props, attributes)
+    {
+        return name;
+    }
     // A mutex with more than its name (misp-stix's `x_misp_description`, `x_misp_operating_system`) is a
     // `mutex` object, whose template types the name as `text`.
     if object_type == "mutex" && attributes.iter().any(|a| a.relation != "name") {

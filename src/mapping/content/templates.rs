@@ -96,6 +96,13 @@ pub const TEMPLATES: &[Template] = &[
         description: "An employee and related data points",
     },
     Template {
+        name: "facebook-account",
+        uuid: "b9862b95-7d78-4938-a2b5-13e45c60f25a",
+        version: "1",
+        meta_category: "misc",
+        description: "Facebook account.",
+    },
+    Template {
         name: "file",
         uuid: "688c46fb-5edb-40a3-8273-1af7923e2215",
         version: "25",
@@ -108,6 +115,20 @@ pub const TEMPLATES: &[Template] = &[
         version: "8",
         meta_category: "misc",
         description: "An object to describe a geographic location.",
+    },
+    Template {
+        name: "github-user",
+        uuid: "4329b5e6-8e6a-4b55-8fd1-9033782017d4",
+        version: "1",
+        meta_category: "misc",
+        description: "GitHub user",
+    },
+    Template {
+        name: "gitlab-user",
+        uuid: "39ef3197-08f5-445f-b3b6-9d4d8604071c",
+        version: "1",
+        meta_category: "misc",
+        description: "GitLab user. Gitlab.com user or self-hosted GitLab instance",
     },
     Template {
         name: "http-request",
@@ -201,6 +222,13 @@ pub const TEMPLATES: &[Template] = &[
         description: "OWASP Core Rule Set (CRS) rule metadata for a WAF detection rule.",
     },
     Template {
+        name: "parler-account",
+        uuid: "8d5ba58e-cac3-46a6-9d1f-cf236f7e95c9",
+        version: "2",
+        meta_category: "misc",
+        description: "Parler account.",
+    },
+    Template {
         name: "pe",
         uuid: "cf7adecc-d4f0-4e88-9d90-f978ee151a07",
         version: "6",
@@ -227,6 +255,13 @@ pub const TEMPLATES: &[Template] = &[
         version: "10",
         meta_category: "misc",
         description: "Object describing a system process.",
+    },
+    Template {
+        name: "reddit-account",
+        uuid: "6802f885-2003-494a-b234-61aadce62731",
+        version: "2",
+        meta_category: "misc",
+        description: "Reddit account.",
     },
     Template {
         name: "registry-key",
@@ -262,6 +297,20 @@ pub const TEMPLATES: &[Template] = &[
         version: "2",
         meta_category: "network",
         description: "An object describing one or more Suricata rule(s) along with version and contextual information.",
+    },
+    Template {
+        name: "telegram-account",
+        uuid: "06f02ecf-5afb-42c5-9cb0-b362e222f52c",
+        version: "2",
+        meta_category: "misc",
+        description: "Information related to a telegram account",
+    },
+    Template {
+        name: "twitter-account",
+        uuid: "8066563f-881e-4f6a-9d6c-a9d15b8658bb",
+        version: "7",
+        meta_category: "misc",
+        description: "Twitter account.",
     },
     Template {
         name: "url",

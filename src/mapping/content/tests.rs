@@ -1418,34 +1418,90 @@ fn custom_relations_typed_by_template_and_km_text() {
 
 #[test]
 fn roundtrip_typed_sdo_and_single_social_account() {
+    let od = |id: &str, sco: &str| {
+        json!({"type": "observed-data", "id": id, "first_observed": "2020-10-25T16:22:00Z",
+               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1,
+               "object_refs": [sco], "labels": ["misp:type=\"jabber-id\""]})
+    };
     let out = map(vec![
         json!({"type": "campaign", "id": "campaign--1", "name": "MartyMcFly",
                "labels": ["misp:type=\"campaign-name\"", "misp:category=\"Attribution\""]}),
         // Not a MISP type, or a composite: the usual tag.
         json!({"type": "campaign", "id": "campaign--2", "name": "Other", "labels": ["misp:type=\"nope\""]}),
-        json!({"type": "observed-data", "id": "observed-data--1", "first_observed": "2020-10-25T16:22:00Z",
-               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1,
-               "object_refs": ["user-account--1"], "labels": ["misp:type=\"github-username\""]}),
-        json!({"type": "user-account", "id": "user-account--1", "account_login": "chrisr3d",
-               "account_type": "github"}),
+        od("observed-data--1", "user-account--1"),
+        json!({"type": "user-account", "id": "user-account--1", "account_login": "romeo@example.net",
+               "account_type": "jabber"}),
         // More than type + login: the user-account object stays.
-        json!({"type": "observed-data", "id": "observed-data--2", "first_observed": "2020-10-25T16:22:00Z",
-               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1,
-               "object_refs": ["user-account--2"], "labels": ["misp:type=\"github-username\""]}),
-        json!({"type": "user-account", "id": "user-account--2", "account_login": "octo",
-               "account_type": "github", "user_id": "1"}),
+        od("observed-data--2", "user-account--2"),
+        json!({"type": "user-account", "id": "user-account--2", "account_login": "juliet@example.net",
+               "account_type": "jabber", "user_id": "1"}),
     ]);
     assert_eq!(
         pairs(&out),
         vec![
             (s("campaign-name"), s("MartyMcFly")),
-            (s("github-username"), s("chrisr3d")),
+            (s("jabber-id"), s("romeo@example.net")),
         ]
     );
     assert_eq!(out.attributes[0].category, "Attribution");
     assert_eq!(out.tags, vec![s("misp-galaxy:stix-2.1-campaign=\"Other\"")]);
     assert_eq!(out.objects.len(), 1);
     assert_eq!(out.objects[0].name, "user-account");
+}
+
+#[test]
+fn social_network_user_accounts_become_their_misp_objects() {
+    let out = map(vec![
+        json!({"type": "user-account", "id": "user-account--1", "user_id": "1", "account_login": "octocat",
+               "account_type": "GitHub", "display_name": "Octo Cat", "x_misp_organisation": "GitHub",
+               "x_misp_profile_image": {"value": "octocat.png", "data": "eA=="}}),
+        json!({"type": "user-account", "id": "user-account--2", "user_id": "42", "account_login": "P",
+               "account_type": "parler", "x_misp_human": false}),
+        json!({"type": "user-account", "id": "user-account--3", "user_id": "7", "account_login": "tw",
+               "account_type": "twitter", "display_name": "T W"}),
+        // A lone GitHub login is a `github-username` attribute.
+        json!({"type": "user-account", "id": "user-account--4", "account_login": "chrisr3d",
+               "account_type": "github"}),
+        // Unknown networks stay user accounts.
+        json!({"type": "user-account", "id": "user-account--5", "user_id": "9", "account_login": "m",
+               "account_type": "myspace"}),
+    ]);
+    type Named<'a> = (&'a str, Vec<(String, String, String)>);
+    let got: Vec<Named> = out
+        .objects
+        .iter()
+        .map(|o| (o.name.as_str(), rel_set(o)))
+        .collect();
+    assert_eq!(got[0].0, "github-user");
+    assert_eq!(
+        got[0].1,
+        triples(&[
+            ("id", "text", "1"),
+            ("username", "github-username", "octocat"),
+            ("user-fullname", "text", "Octo Cat"),
+            ("organisation", "github-organisation", "GitHub"),
+        ])
+    );
+    assert_eq!(got[1].0, "parler-account");
+    assert_eq!(
+        got[1].1,
+        triples(&[
+            ("account-id", "text", "42"),
+            ("account-name", "text", "P"),
+            ("human", "boolean", "false"),
+        ])
+    );
+    assert_eq!(got[2].0, "twitter-account");
+    assert_eq!(
+        got[2].1,
+        triples(&[
+            ("id", "text", "7"),
+            ("name", "text", "tw"),
+            ("displayed-name", "text", "T W"),
+        ])
+    );
+    assert_eq!(got[3].0, "user-account");
+    assert_eq!(pairs(&out), vec![(s("github-username"), s("chrisr3d"))]);
 }
 
 proptest::proptest! {
