@@ -4,7 +4,9 @@
 //! * indicators into attributes (`to_ids: true`), objects, or a raw `stix2-pattern` ([`indicator`]),
 //! * cyber observables (direct, or through `observed-data`) into attributes and objects with
 //!   `to_ids: false` ([`observable`] holds the shared property table),
-//! * named SDOs into event tags and vulnerabilities into `vulnerability` attributes ([`sdo`]).
+//! * named SDOs into event tags and vulnerabilities into `vulnerability` attributes ([`sdo`]),
+//! * misp-stix's own encodings of MISP objects and attributes as SDOs (`misp:name="person"` …) back into
+//!   those objects and attributes ([`roundtrip`]).
 //!
 //! Pure and deterministic: output order follows input order, and every uuid is UUIDv5(event uuid, stable key)
 //! ([`item_uuid`]), so the same story always gives the same attributes and MISP matches them on update.
