@@ -25,7 +25,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// The total coverage (percent) this mapping reached; lowering it needs a reason in the docs.
-const FLOOR_PERCENT: f64 = 94.2;
+const FLOOR_PERCENT: f64 = 94.5;
 
 fn shared() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -521,7 +521,7 @@ pub(crate) fn custom_type(relation: &str) -> &'static str {
         "size-in-bytes",
     ];
     match relation {
-        "host" => "hostname",
+        "host" | "hostname-src" | "hostname-dst" => "hostname",
         "ip" => "ip-dst",
         "e-mail" | "email" => "email",
         r => OWN.iter().find(|t| **t == r).copied().unwrap_or("text"),
@@ -1095,6 +1095,8 @@ mod tests {
             ]
         );
         assert_eq!(custom_type("host"), "hostname");
+        assert_eq!(custom_type("hostname-dst"), "hostname");
+        assert_eq!(custom_type("hostname-src"), "hostname");
         assert_eq!(custom_type("ip"), "ip-dst");
         assert_eq!(custom_type("domain"), "domain");
         assert_eq!(custom_type("operating-system"), "text");
