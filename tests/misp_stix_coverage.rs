@@ -7,7 +7,8 @@
 //! produce (standalone and object attributes), after a light normalisation:
 //! * `ip-src`/`ip-dst` count as one class, and so do `email`/`email-src`/`email-dst`;
 //! * hashes, e-mail addresses, domains and booleans compare case-insensitively; `AS` without the `AS` prefix;
-//!   timestamps by their UTC second; trailing slashes of URLs are NOT normalised;
+//!   timestamps by their UTC second; floats by their number (`1` = `1.0`); trailing slashes of URLs are NOT
+//!   normalised;
 //! * a composite expected pair (`filename|md5`, `a|b`) is covered by the composite or by both parts.
 //!
 //! Sidecars that only hold galaxy clusters (no attributes) are counted separately, not in the denominator.
@@ -24,7 +25,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// The total coverage (percent) this mapping reached; lowering it needs a reason in the docs.
-const FLOOR_PERCENT: f64 = 80.5;
+const FLOOR_PERCENT: f64 = 94.5;
 
 fn shared() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -110,6 +111,11 @@ fn norm_value(t: &str, v: &str) -> String {
             .trim_start_matches("AS")
             .trim_start_matches("as")
             .to_owned();
+    }
+    if t == "float"
+        && let Ok(f) = v.parse::<f64>()
+    {
+        return f.to_string();
     }
     if t == "datetime" {
         let s = v.trim_end_matches('Z');

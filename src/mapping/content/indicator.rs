@@ -37,13 +37,7 @@ pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
     match pattern_type.as_str() {
         "stix" => map_stix(b, &ctx),
         "snort" | "suricata" | "yara" | "sigma" => {
-            // misp-stix wraps rules in `[…]` like STIX patterns.
-            let rule = pattern
-                .strip_prefix('[')
-                .and_then(|p| p.strip_suffix(']'))
-                .map(str::trim)
-                .filter(|_| pattern_type != "yara")
-                .unwrap_or(pattern);
+            let rule = unwrap_rule(&pattern_type, pattern);
             b.attribute(
                 ctx.id,
                 &pattern_type,
@@ -63,6 +57,30 @@ pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
             );
         }
     }
+}
+
+/// A rule without the `[…]` misp-stix wraps it in (like a STIX pattern). A YARA rule is unwrapped only when
+/// what is inside starts like YARA (`rule`, `private`, `global`, `import`, `include`, a comment).
+pub(crate) fn unwrap_rule<'a>(pattern_type: &str, pattern: &'a str) -> &'a str {
+    let pattern = pattern.trim();
+    let Some(inner) = pattern
+        .strip_prefix('[')
+        .and_then(|p| p.strip_suffix(']'))
+        .map(str::trim)
+    else {
+        return pattern;
+    };
+    if pattern_type.eq_ignore_ascii_case("yara") {
+        let yara_start = [
+            "rule ", "private ", "global ", "import ", "include ", "//", "/*",
+        ]
+        .iter()
+        .any(|k| inner.starts_with(k));
+        if !yara_start {
+            return pattern;
+        }
+    }
+    inner
 }
 
 struct Ctx<'a> {

@@ -4,7 +4,9 @@
 //! * indicators into attributes (`to_ids: true`), objects, or a raw `stix2-pattern` ([`indicator`]),
 //! * cyber observables (direct, or through `observed-data`) into attributes and objects with
 //!   `to_ids: false` ([`observable`] holds the shared property table),
-//! * named SDOs into event tags and vulnerabilities into `vulnerability` attributes ([`sdo`]).
+//! * named SDOs into event tags and vulnerabilities into `vulnerability` attributes ([`sdo`]),
+//! * misp-stix's own encodings of MISP objects and attributes as SDOs (`misp:name="person"` …) back into
+//!   those objects and attributes ([`roundtrip`]).
 //!
 //! Pure and deterministic: output order follows input order, and every uuid is UUIDv5(event uuid, stable key)
 //! ([`item_uuid`]), so the same story always gives the same attributes and MISP matches them on update.
@@ -14,6 +16,7 @@
 
 pub mod indicator;
 pub mod observable;
+pub mod roundtrip;
 pub mod sdo;
 pub mod templates;
 
@@ -84,6 +87,11 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
     // Pass 2: map in input order.
     let mut done_scos: HashSet<&str> = HashSet::new();
     for o in objects {
+        // misp-stix's own export of a MISP object (`misp:name="person"` …) or attribute (`misp:type=…` on a
+        // campaign …) as an SDO becomes that object or attribute again.
+        if roundtrip::map_labelled(&mut b, o) || roundtrip::map_typed_sdo(&mut b, o) {
+            continue;
+        }
         match o.type_.as_str() {
             "indicator" => indicator::map_indicator(&mut b, o),
             "observed-data" => {
@@ -329,6 +337,60 @@ fn same_family(hint: &str, derived: &str) -> bool {
         || FAMILIES
             .iter()
             .any(|f| f.contains(&hint) && f.contains(&derived))
+}
+
+/// The value of composite MISP type `hint` (`a|b`) from an observable of exactly two values whose types fit
+/// `a` and `b` ([`composite_part_fits`]); `None` otherwise, or when a value holds `|` itself.
+pub(crate) fn composite_value(hint: &str, mapped: &Mapped) -> Option<String> {
+    let (h1, h2) = hint.split_once('|')?;
+    if h2.contains('|') || !types::is_valid_type(hint) {
+        return None;
+    }
+    let [a, b] = mapped.attributes.as_slice() else {
+        return None;
+    };
+    if a.value.contains('|') || b.value.contains('|') {
+        return None;
+    }
+    let fits = |x: &observable::MappedAttr, y: &observable::MappedAttr| {
+        composite_part_fits(h1, x.type_, &x.value) && composite_part_fits(h2, y.type_, &y.value)
+    };
+    let (first, second) = if fits(a, b) {
+        (a, b)
+    } else if fits(b, a) {
+        (b, a)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{}|{}",
+        observable::canonical_value(h1, &first.value),
+        observable::canonical_value(h2, &second.value)
+    ))
+}
+
+/// Whether a value of derived type `derived` can be the `part` of a composite: the same type; a type of the
+/// same family (`domain`/`hostname`, `ip-dst`/`ip-src` …); a hash of the same length (`sha224` for
+/// `sha512/224`); or anything for MISP's generic `value` part (`regkey|value`).
+fn composite_part_fits(part: &str, derived: &str, value: &str) -> bool {
+    let hex_len = |t: &str| match t {
+        "md5" => Some(32),
+        "sha1" => Some(40),
+        "sha224" | "sha512/224" | "sha3-224" => Some(56),
+        "sha256" | "sha512/256" | "sha3-256" => Some(64),
+        "sha384" | "sha3-384" => Some(96),
+        "sha512" | "sha3-512" => Some(128),
+        _ => None,
+    };
+    if part == derived || part == "value" {
+        return true;
+    }
+    match (hex_len(part), hex_len(derived)) {
+        (Some(p), Some(_)) => value.trim().len() == p,
+        // `same_family` puts all hashes in one family; other hashes (ssdeep, tlsh …) must match exactly.
+        (None, None) => same_family(part, derived) && !same_family(part, "md5"),
+        _ => false,
+    }
 }
 
 /// Labels misp-stix writes for its own round trip (`misp:type="…"`, `misp:category="…"`, …).
@@ -650,6 +712,43 @@ impl Builder {
         timing: &Timing,
         labels: &[String],
     ) {
+        // misp-stix exports a composite MISP attribute (`filename|md5`, `regkey|value` …) as an observable with
+        // the two values and a `misp:type="a|b"` label: give the composite attribute back.
+        if let Some(hint) = type_hint
+            && let Some(value) = composite_value(hint, mapped)
+        {
+            self.attribute(
+                source_id, hint, None, &value, to_ids, comment, timing, labels,
+            );
+            return;
+        }
+        // misp-stix exports a single social-network attribute (`github-username` …) as a user-account with
+        // its `account_type` and the login: the hint names the attribute it was.
+        if let Some(hint) = type_hint
+            && mapped.object_name == "user-account"
+            && types::is_valid_type(hint)
+            && !hint.contains('|')
+            && let [a, b] = mapped.attributes.as_slice()
+        {
+            let login = match (a.relation.as_ref(), b.relation.as_ref()) {
+                ("account-type", "username") => Some(b),
+                ("username", "account-type") => Some(a),
+                _ => None,
+            };
+            if let Some(login) = login {
+                self.attribute(
+                    source_id,
+                    hint,
+                    None,
+                    &login.value,
+                    to_ids,
+                    comment,
+                    timing,
+                    labels,
+                );
+                return;
+            }
+        }
         if let Some(a) = mapped.as_single() {
             let type_ = type_hint
                 .filter(|h| same_family(h, a.type_) && types::is_valid_type(h))

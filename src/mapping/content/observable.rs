@@ -392,9 +392,77 @@ fn rule(
     Some(r)
 }
 
+/// A `user-account` whose `account_type` names a social network MISP has an object for (misp-stix's export of
+/// `github-user`, `twitter-account` …): that object, with its relation names (`account_login` → `username` /
+/// `account-name` / `name` …), the template's types (GitHub `username` → `github-username`) and without the
+/// `account-type` relation the object name already says. `attributes` is rewritten in place; the caller drops
+/// nothing else (custom `x_misp_*` relations keep their names and get the template's types).
+fn social_account(
+    props: &[(String, String)],
+    attributes: &mut [MappedAttr],
+) -> Option<&'static str> {
+    let account_type = props
+        .iter()
+        .find(|(p, _)| p == "account_type")
+        .map(|(_, v)| v.trim().to_ascii_lowercase())?;
+    // (object, relation of user_id, of account_login, of display_name)
+    let (name, id, login, display): (&'static str, &'static str, &'static str, &'static str) =
+        match account_type.as_str() {
+            "facebook" => (
+                "facebook-account",
+                "account-id",
+                "account-name",
+                "display-name",
+            ),
+            "github" => ("github-user", "id", "username", "user-fullname"),
+            "gitlab" => ("gitlab-user", "id", "username", "name"),
+            "parler" => (
+                "parler-account",
+                "account-id",
+                "account-name",
+                "display-name",
+            ),
+            "reddit" => (
+                "reddit-account",
+                "account-id",
+                "account-name",
+                "display-name",
+            ),
+            "telegram" => ("telegram-account", "id", "username", "display-name"),
+            "twitter" => ("twitter-account", "id", "name", "displayed-name"),
+            _ => return None,
+        };
+    for a in attributes.iter_mut() {
+        match a.relation.as_ref() {
+            "user-id" => a.relation = Cow::Borrowed(id),
+            "username" => a.relation = Cow::Borrowed(login),
+            "display-name" => a.relation = Cow::Borrowed(display),
+            "account-type" => a.relation = Cow::Borrowed(""),
+            _ => {}
+        }
+        let typed = super::roundtrip::custom_type(name, &a.relation);
+        if typed != "text" && a.type_ == "text" {
+            a.type_ = typed;
+        }
+    }
+    Some(name)
+}
+
+/// A distance in km as MISP shows it: `1` rather than `1.0`, `0.25` as is.
+fn km_text(km: f64) -> String {
+    if km.fract() == 0.0 && km.abs() < 1e15 {
+        format!("{km:.0}")
+    } else {
+        format!("{km:?}")
+    }
+}
+
 /// The MISP relation of a misp-stix custom property: `x_misp_passport_number` → `passport-number`
-/// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). Not inside lists.
-fn custom_relation(path: &str) -> Option<String> {
+/// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). A list-valued property
+/// (`x_misp_phone[*]`: a relation MISP allows several times) gives one attribute per item; a property inside
+/// some other list (`values[*].x_misp_…`) is not a relation of this object.
+pub(crate) fn custom_relation(path: &str) -> Option<String> {
+    let path = path.strip_suffix("[*]").unwrap_or(path);
     if path.contains('[') {
         return None;
     }
@@ -410,7 +478,7 @@ fn custom_relation(path: &str) -> Option<String> {
 
 /// The MISP type of a custom relation: the relation itself when it names a type that carries a value on its
 /// own (`domain`, `hostname`, `port`, `phone-number`, `md5` …), a few aliases (`host`, `ip`), else `text`.
-fn custom_type(relation: &str) -> &'static str {
+pub(crate) fn custom_type(relation: &str) -> &'static str {
     const OWN: &[&str] = &[
         "domain",
         "hostname",
@@ -453,7 +521,7 @@ fn custom_type(relation: &str) -> &'static str {
         "size-in-bytes",
     ];
     match relation {
-        "host" => "hostname",
+        "host" | "hostname-src" | "hostname-dst" => "hostname",
         "ip" => "ip-dst",
         "e-mail" | "email" => "email",
         r => OWN.iter().find(|t| **t == r).copied().unwrap_or("text"),
@@ -523,7 +591,7 @@ pub fn map_observable(
                 } else if relation == "accuracy-radius" {
                     // STIX precision is in metres, MISP's accuracy radius in kilometres.
                     match value.trim().parse::<f64>() {
-                        Ok(m) if m.is_finite() => format!("{:?}", m / 1000.0),
+                        Ok(m) if m.is_finite() => km_text(m / 1000.0),
                         _ => continue,
                     }
                 } else {
@@ -548,7 +616,7 @@ pub fn map_observable(
                         .iter()
                         .any(|a| a.relation == relation && a.value == value)
                     {
-                        let type_ = custom_type(&relation);
+                        let type_ = super::roundtrip::custom_type(base, &relation);
                         attributes.push(MappedAttr {
                             relation: Cow::Owned(relation),
                             type_,
@@ -561,6 +629,8 @@ pub fn map_observable(
         }
     }
     let object_name = refine_object_name(object_type, base, props, &mut attributes);
+    // Relations a refinement made redundant (a social account's `account-type`) are emptied.
+    attributes.retain(|a| !a.relation.is_empty());
     Some(Mapped {
         object_name,
         attributes,
@@ -649,6 +719,19 @@ fn refine_object_name(
     props: &[(String, String)],
     attributes: &mut [MappedAttr],
 ) -> &'static str {
+    if object_type == "user-account"
+        && let Some(name) = social_account(props, attributes)
+    {
+        return name;
+    }
+    // A mutex with more than its name (misp-stix's `x_misp_description`, `x_misp_operating_system`) is a
+    // `mutex` object, whose template types the name as `text`.
+    if object_type == "mutex" && attributes.iter().any(|a| a.relation != "name") {
+        for a in attributes.iter_mut().filter(|a| a.relation == "name") {
+            a.type_ = "text";
+        }
+        return "mutex";
+    }
     if object_type != "network-traffic" {
         return base;
     }
@@ -993,7 +1076,10 @@ mod tests {
                 ("x_misp_passport_number", "AB1"),
                 ("x_misp_KnownMalicious", "yes"),
                 ("x_misp_", "empty name"),
-                ("x_misp_list[0]", "in a list"),
+                ("x_misp_phone[0]", "01"),
+                ("x_misp_phone[1]", "02"),
+                ("values[0].x_misp_name", "in another list"),
+                ("x_misp_deep[0][1]", "nested list"),
             ]),
             Source::Observable,
         )
@@ -1004,13 +1090,17 @@ mod tests {
                 ("user-id", "text", "misp"),
                 ("passport-number", "passport-number", "AB1"),
                 ("KnownMalicious", "text", "yes"),
+                ("phone", "text", "01"),
+                ("phone", "text", "02"),
             ]
         );
         assert_eq!(custom_type("host"), "hostname");
+        assert_eq!(custom_type("hostname-dst"), "hostname");
+        assert_eq!(custom_type("hostname-src"), "hostname");
         assert_eq!(custom_type("ip"), "ip-dst");
         assert_eq!(custom_type("domain"), "domain");
         assert_eq!(custom_type("operating-system"), "text");
-        assert_eq!(m.unmapped.len(), 2);
+        assert_eq!(m.unmapped.len(), 3);
     }
 
     #[test]

@@ -321,6 +321,33 @@ fn non_stix_pattern_types() {
 }
 
 #[test]
+fn misp_stix_rule_wrapper_is_removed_yara_only_when_it_looks_like_yara() {
+    use super::indicator::unwrap_rule;
+    assert_eq!(
+        unwrap_rule("yara", "[rule a { condition: true }]"),
+        "rule a { condition: true }"
+    );
+    assert_eq!(
+        unwrap_rule("yara", "[import \"pe\" rule a {}]"),
+        "import \"pe\" rule a {}"
+    );
+    // Not YARA inside the brackets: kept as sent.
+    assert_eq!(unwrap_rule("yara", "[x]"), "[x]");
+    assert_eq!(
+        unwrap_rule("snort", " [alert tcp any any] "),
+        "alert tcp any any"
+    );
+    assert_eq!(unwrap_rule("sigma", "title: x"), "title: x");
+    assert_eq!(unwrap_rule("sigma", "["), "[");
+    let mut i = indicator("[rule x { condition: true }]");
+    i["pattern_type"] = json!("yara");
+    assert_eq!(
+        pairs(&map(vec![i])),
+        vec![(s("yara"), s("rule x { condition: true }"))]
+    );
+}
+
+#[test]
 fn indicator_without_pattern_warns() {
     let out = map(vec![
         json!({"type": "indicator", "id": "indicator--1", "name": "x"}),
@@ -767,7 +794,7 @@ fn location_malware_analysis_and_identity_become_objects() {
             (s("city"), s("text"), s("Paris")),
             (s("countrycode"), s("text"), s("FR")),
             (s("latitude"), s("float"), s("48.8566")),
-            (s("accuracy-radius"), s("float"), s("1.0")),
+            (s("accuracy-radius"), s("float"), s("1")),
         ]
     );
     assert_eq!(out.objects[0].comment, "Paris");
@@ -815,7 +842,7 @@ fn misp_custom_objects() {
             {"object_relation": "y", "type": "text"}
         ]}),
         // Unknown template: standalone values kept, the rest dropped with a warning.
-        json!({"type": "x-misp-object", "id": "x-misp-object--2", "labels": ["misp:name=\"btc-wallet\""],
+        json!({"type": "x-misp-object", "id": "x-misp-object--2", "labels": ["misp:name=\"coin-purse\""],
         "x_misp_attributes": [
             {"object_relation": "wallet-address", "to_ids": true, "type": "btc", "value": "1E38"},
             {"object_relation": "balance_BTC", "type": "float", "value": 2.25}
@@ -838,9 +865,9 @@ fn misp_custom_objects() {
     assert_eq!(out.objects[0].attributes[1].category, "Payload delivery");
     assert_eq!(pairs(&out), vec![(s("btc"), s("1E38"))]);
     assert!(out.attributes[0].to_ids);
-    assert_eq!(out.attributes[0].comment, "btc-wallet wallet-address");
+    assert_eq!(out.attributes[0].comment, "coin-purse wallet-address");
     assert_eq!(out.warnings.len(), 1);
-    assert!(out.warnings[0].message.contains("btc-wallet"));
+    assert!(out.warnings[0].message.contains("coin-purse"));
 }
 
 /// Arbitrary JSON values for property values (bounded depth).
@@ -900,11 +927,34 @@ proptest::proptest! {
 #[test]
 fn templateless_observables_keep_only_standalone_values() {
     let out = map(vec![
+        json!({"type": "mac-addr", "id": "mac-addr--1", "value": "00:11:22:33:44:55",
+                              "x_misp_description": "Test card", "x_misp_vendor": "ACME"}),
+    ]);
+    assert_eq!(
+        pairs(&out),
+        vec![(s("mac-address"), s("00:11:22:33:44:55"))]
+    );
+    assert!(out.objects.is_empty());
+    // A mutex with misp-stix's extras is a `mutex` object (name typed `text` as in its template) …
+    let out = map(vec![
         json!({"type": "mutex", "id": "mutex--1", "name": "MutexTest",
                               "x_misp_description": "Test mutex", "x_misp_operating_system": "Unix"}),
     ]);
-    assert_eq!(pairs(&out), vec![(s("mutex"), s("MutexTest"))]);
-    assert!(out.objects.is_empty());
+    assert!(out.attributes.is_empty());
+    assert_eq!(out.objects[0].name, "mutex");
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("name"), s("text"), s("MutexTest")),
+            (s("description"), s("text"), s("Test mutex")),
+            (s("operating-system"), s("text"), s("Unix")),
+        ]
+    );
+    // … a bare one stays a `mutex` attribute.
+    let out = map(vec![
+        json!({"type": "mutex", "id": "mutex--2", "name": "M2"}),
+    ]);
+    assert_eq!(pairs(&out), vec![(s("mutex"), s("M2"))]);
     // misp-stix custom relations that name a value type keep it inside objects.
     let out = map(vec![
         json!({"type": "url", "id": "url--1", "value": "https://www.circl.lu/team",
@@ -920,4 +970,581 @@ fn templateless_observables_keep_only_standalone_values() {
             (s("port"), s("port"), s("443")),
         ]
     );
+}
+
+// ---- misp-stix round trip: SDOs labelled `misp:name="<object>"` (roundtrip.rs) ----
+
+fn rel_set(o: &MispObject) -> Vec<(String, String, String)> {
+    let mut v = object_rel(o);
+    v.sort();
+    v
+}
+
+fn triples(t: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    let mut v: Vec<(String, String, String)> =
+        t.iter().map(|(r, ty, val)| (s(r), s(ty), s(val))).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn roundtrip_person_identity_becomes_person_object() {
+    let out = map(vec![json!({
+        "type": "identity", "id": "identity--868037d5-d804-4f1d-8016-f296361f9c68",
+        "name": "John  Smith", "roles": ["Guru"], "identity_class": "individual",
+        "contact_information": "phone-number: 0123456789 / e-mail: a@example.org; b@example.org / pager: 5",
+        "labels": ["misp:name=\"person\"", "misp:meta-category=\"misc\"", "vip"],
+        "x_misp_nationality": "USA", "x_misp_date_of_birth": "1970-01-01",
+        "x_misp_portrait": {"value": "me.png", "data": "aGVsbG8="}
+    })]);
+    assert!(out.attributes.is_empty() && out.tags.is_empty());
+    assert_eq!(out.objects.len(), 1);
+    let o = &out.objects[0];
+    assert_eq!(o.name, "person");
+    assert_eq!(o.meta_category, "misc");
+    assert_eq!(
+        o.template_uuid.to_string(),
+        "a15b0477-e9d1-4b9c-9546-abe78a4f4248"
+    );
+    assert_eq!(
+        rel_set(o),
+        triples(&[
+            ("first-name", "first-name", "John"),
+            ("last-name", "last-name", "Smith"),
+            ("role", "text", "Guru"),
+            ("phone-number", "phone-number", "0123456789"),
+            ("e-mail", "email-src", "a@example.org"),
+            ("e-mail", "email-src", "b@example.org"),
+            ("contact_information", "text", "pager: 5"),
+            ("nationality", "nationality", "USA"),
+            ("date-of-birth", "date-of-birth", "1970-01-01"),
+        ])
+    );
+    // The non-internal label stays a tag; the attachment (base64 data) is not uploaded.
+    assert!(
+        o.attributes
+            .iter()
+            .all(|a| a.tags.len() == 1 && a.tags[0].name == "vip")
+    );
+}
+
+#[test]
+fn roundtrip_employee_legal_entity_news_agency_organization() {
+    let out = map(vec![
+        json!({"type": "identity", "id": "identity--1", "name": "Jane", "description": "known",
+               "roles": ["Supervisor"], "contact_information": "email-address: j@example.org",
+               "labels": ["misp:name=\"employee\""], "x_misp_userid": "jd"}),
+        json!({"type": "identity", "id": "identity--2", "name": "Umbrella", "sectors": ["Pharma"],
+               "contact_information": "website: https://umbrella.example", "identity_class": "organization",
+               "labels": ["misp:name=\"legal-entity\""], "x_misp_registration_number": "42"}),
+        json!({"type": "identity", "id": "identity--3", "name": "AFP",
+               "contact_information": "address: 1 Rue; 2 Street / fax-number: 99 / link: https://afp.example",
+               "labels": ["misp:name=\"news-agency\""], "x_misp_archive": "https://archive.example/afp"}),
+        json!({"type": "identity", "id": "identity--4", "name": "CIRCL", "roles": ["CERT"],
+               "labels": ["misp:name=\"organization\""], "x_misp_alias": "circl"}),
+    ]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["employee", "legal-entity", "news-agency", "organization"]
+    );
+    assert_eq!(
+        rel_set(&out.objects[0]),
+        triples(&[
+            ("first-name", "first-name", "Jane"),
+            ("text", "text", "known"),
+            ("employee-type", "text", "Supervisor"),
+            ("email-address", "target-email", "j@example.org"),
+            ("userid", "target-user", "jd"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("name", "text", "Umbrella"),
+            ("business", "text", "Pharma"),
+            ("website", "link", "https://umbrella.example"),
+            ("registration-number", "text", "42"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[2]),
+        triples(&[
+            ("name", "text", "AFP"),
+            ("address", "text", "1 Rue"),
+            ("address", "text", "2 Street"),
+            ("fax-number", "phone-number", "99"),
+            ("link", "link", "https://afp.example"),
+            ("archive", "link", "https://archive.example/afp"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[3]),
+        triples(&[
+            ("name", "text", "CIRCL"),
+            ("role", "text", "CERT"),
+            ("alias", "text", "circl"),
+        ])
+    );
+}
+
+#[test]
+fn roundtrip_course_of_action_attack_pattern_vulnerability_intrusion_set() {
+    let out = map(vec![
+        json!({"type": "course-of-action", "id": "course-of-action--1", "name": "Block",
+               "description": "Block C2", "labels": ["misp:name=\"course-of-action\""],
+               "x_misp_cost": "Low", "x_misp_type": "Perimeter Blocking"}),
+        json!({"type": "attack-pattern", "id": "attack-pattern--1", "name": "Overflow", "description": "sum",
+               "labels": ["misp:name=\"attack-pattern\""],
+               "external_references": [{"source_name": "capec", "external_id": "CAPEC-9"}],
+               "x_misp_related_weakness": ["CWE-118", "CWE-120"], "x_misp_solutions": "review"}),
+        json!({"type": "vulnerability", "id": "vulnerability--1", "name": "CVE-2017-11774",
+               "description": "Outlook", "labels": ["misp:name=\"vulnerability\""],
+               "external_references": [{"source_name": "cve", "external_id": "CVE-2017-11774"},
+                                       {"source_name": "url", "url": "https://bid.example/1"}],
+               "x_misp_cvss_score": "6.8", "x_misp_published": "2017-10-13T07:29:00Z"}),
+        json!({"type": "intrusion-set", "id": "intrusion-set--1", "name": "Bobcat", "aliases": ["Zoo"],
+               "goals": ["theft", "damage"], "primary_motivation": "gain",
+               "first_seen": "2016-04-06T20:03:48Z", "labels": ["misp:name=\"intrusion-set\""]}),
+    ]);
+    // Objects, not galaxy tags nor a standalone vulnerability attribute.
+    assert!(out.tags.is_empty() && out.attributes.is_empty());
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "course-of-action",
+            "attack-pattern",
+            "vulnerability",
+            "intrusion-set"
+        ]
+    );
+    assert_eq!(
+        rel_set(&out.objects[0]),
+        triples(&[
+            ("name", "text", "Block"),
+            ("description", "text", "Block C2"),
+            ("cost", "text", "Low"),
+            ("type", "text", "Perimeter Blocking"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("id", "text", "9"),
+            ("name", "text", "Overflow"),
+            ("summary", "text", "sum"),
+            ("related-weakness", "weakness", "CWE-118"),
+            ("related-weakness", "weakness", "CWE-120"),
+            ("solutions", "text", "review"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[2]),
+        triples(&[
+            ("id", "vulnerability", "CVE-2017-11774"),
+            ("summary", "text", "Outlook"),
+            ("references", "link", "https://bid.example/1"),
+            ("cvss-score", "float", "6.8"),
+            ("published", "datetime", "2017-10-13T07:29:00.000000+00:00"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[3]),
+        triples(&[
+            ("name", "text", "Bobcat"),
+            ("aliases", "text", "Zoo"),
+            ("goals", "text", "theft"),
+            ("goals", "text", "damage"),
+            ("primary-motivation", "text", "gain"),
+            ("first_seen", "datetime", "2016-04-06T20:03:48.000000+00:00"),
+        ])
+    );
+}
+
+#[test]
+fn roundtrip_script_from_malware_or_tool() {
+    for t in ["malware", "tool"] {
+        let out = map(vec![json!({
+            "type": t, "id": format!("{t}--1"), "name": "infected.py", "description": "infects shells",
+            "implementation_languages": ["Python"], "labels": ["misp:name=\"script\""],
+            "x_misp_script": "print('x')", "x_misp_state": "Malicious",
+            "x_misp_script_as_attachment": {"value": "infected.py", "data": "eA=="}
+        })]);
+        assert!(out.tags.is_empty(), "{t}");
+        assert_eq!(out.objects.len(), 1);
+        assert_eq!(out.objects[0].name, "script");
+        assert_eq!(
+            rel_set(&out.objects[0]),
+            triples(&[
+                ("filename", "filename", "infected.py"),
+                ("comment", "text", "infects shells"),
+                ("language", "text", "Python"),
+                ("script", "text", "print('x')"),
+                ("state", "text", "Malicious"),
+            ])
+        );
+    }
+}
+
+#[test]
+fn roundtrip_rule_indicators_become_rule_objects() {
+    let out = map(vec![
+        json!({"type": "indicator", "id": "indicator--1", "name": "Ultimate", "description": "all",
+               "pattern": "rule a { condition: true }", "pattern_type": "yara", "pattern_version": "4.1.0",
+               "valid_from": "2020-10-25T16:22:00Z", "labels": ["misp:name=\"yara\""]}),
+        json!({"type": "indicator", "id": "indicator--2", "name": "Ps.exe", "pattern": "title: Ps",
+               "pattern_type": "sigma", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": ["misp:name=\"sigma\""], "x_misp_context": "disk",
+               "external_references": [{"source_name": "url", "url": "https://ref.example"}]}),
+        json!({"type": "indicator", "id": "indicator--3", "pattern": "alert http any any -> any any",
+               "pattern_type": "suricata", "pattern_version": "3.1.6", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": ["misp:name=\"suricata\""],
+               "external_references": [{"source_name": "url", "url": "https://suricata.example"}]}),
+    ]);
+    assert!(out.attributes.is_empty());
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["yara", "sigma", "suricata"]);
+    assert_eq!(
+        rel_set(&out.objects[0]),
+        triples(&[
+            ("yara", "yara", "rule a { condition: true }"),
+            ("version", "text", "4.1.0"),
+            ("comment", "comment", "all"),
+            ("yara-rule-name", "text", "Ultimate"),
+        ])
+    );
+    // The rule itself stays an IDS signature; its metadata does not.
+    let yara = &out.objects[0].attributes;
+    assert!(yara.iter().all(|a| a.to_ids == (a.type_ == "yara")));
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("sigma", "sigma", "title: Ps"),
+            ("sigma-rule-name", "text", "Ps.exe"),
+            ("reference", "link", "https://ref.example"),
+            ("context", "text", "disk"),
+        ])
+    );
+    assert_eq!(
+        rel_set(&out.objects[2]),
+        triples(&[
+            ("suricata", "suricata", "alert http any any -> any any"),
+            ("version", "text", "3.1.6"),
+            ("ref", "link", "https://suricata.example"),
+        ])
+    );
+}
+
+#[test]
+fn roundtrip_nova_owasp_wazuh_rules() {
+    let rule = |id: &str, name: &str, pt: &str, pattern: &str| {
+        json!({"type": "indicator", "id": id, "name": "R1", "description": "d", "pattern": pattern,
+               "pattern_type": pt, "pattern_version": "2.1", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": [format!("misp:name=\"{name}\"")]})
+    };
+    let out = map(vec![
+        rule("indicator--1", "nova-rule", "nova", "rule R1 { }"),
+        rule("indicator--2", "owasp-crs-rule", "crs", "SecRule X"),
+        rule("indicator--3", "wazuh-rule", "wazuh", "<rule id=\"1\"/>"),
+    ]);
+    assert!(out.attributes.is_empty());
+    type Named = (String, Vec<(String, String, String)>);
+    let got: Vec<Named> = out
+        .objects
+        .iter()
+        .map(|o| (o.name.clone(), rel_set(o)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                s("nova-rule"),
+                triples(&[
+                    ("raw-rule", "text", "rule R1 { }"),
+                    ("rule-name", "text", "R1"),
+                    ("description", "text", "d")
+                ])
+            ),
+            (
+                s("owasp-crs-rule"),
+                triples(&[
+                    ("raw-rule", "text", "SecRule X"),
+                    ("rule-id", "text", "R1"),
+                    ("message", "text", "d")
+                ])
+            ),
+            (
+                s("wazuh-rule"),
+                triples(&[
+                    ("wazuh-rule", "text", "<rule id=\"1\"/>"),
+                    ("rule-id", "text", "R1"),
+                    ("comment", "comment", "d")
+                ])
+            ),
+        ]
+    );
+}
+
+#[test]
+fn roundtrip_falls_back_without_label_template_or_for_stix_patterns() {
+    let out = map(vec![
+        // No template for the name: the usual SDO mapping (a galaxy tag).
+        json!({"type": "attack-pattern", "id": "attack-pattern--1", "name": "Phish",
+               "labels": ["misp:name=\"no-such-object\""]}),
+        // No label: the usual mapping.
+        json!({"type": "course-of-action", "id": "course-of-action--1", "name": "Block"}),
+        // A STIX pattern is read by the pattern table even when labelled.
+        json!({"type": "indicator", "id": "indicator--1", "pattern": "[domain-name:value = 'a.example']",
+               "pattern_type": "stix", "valid_from": "2020-10-25T16:22:00Z",
+               "labels": ["misp:name=\"domain-ip\""]}),
+        // A labelled identity with the `identity` name keeps the identity mapping.
+        json!({"type": "identity", "id": "identity--1", "name": "ACME", "identity_class": "organization",
+               "labels": ["misp:name=\"identity\""]}),
+        // Labelled but nothing to map: nothing, no panic.
+        json!({"type": "course-of-action", "id": "course-of-action--2", "labels": ["misp:name=\"course-of-action\""],
+               "x_misp_": "empty name", "x_misp_bad key": "x", "x_misp_obj": {"a": 1}}),
+    ]);
+    assert_eq!(
+        out.tags,
+        vec![s("misp-galaxy:stix-2.1-attack-pattern=\"Phish\"")]
+    );
+    assert_eq!(pairs(&out), vec![(s("domain"), s("a.example"))]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["identity"]);
+}
+
+#[test]
+fn roundtrip_custom_objects_with_new_templates() {
+    let out = map(vec![
+        json!({"type": "x-misp-object", "id": "x-misp-object--1", "x_misp_name": "bank-account",
+               "x_misp_attributes": [
+                   {"object_relation": "iban", "type": "iban", "value": "LU12"},
+                   {"object_relation": "currency-code", "type": "text", "value": "EUR"}]}),
+        json!({"type": "x-misp-object", "id": "x-misp-object--2", "x_misp_name": "btc-wallet",
+               "x_misp_attributes": [
+                   {"object_relation": "wallet-address", "type": "btc", "value": "1E38"},
+                   {"object_relation": "BTC_sent", "type": "float", "value": 1.1}]}),
+    ]);
+    assert!(out.warnings.is_empty());
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["bank-account", "btc-wallet"]);
+    assert_eq!(out.objects[1].meta_category, "financial");
+    assert_eq!(
+        rel_set(&out.objects[1]),
+        triples(&[
+            ("wallet-address", "btc", "1E38"),
+            ("BTC_sent", "float", "1.1"),
+        ])
+    );
+}
+
+#[test]
+fn misp_stix_composite_type_hint_gives_the_composite_attribute() {
+    let od = |id: &str, hint: &str, sco: &str| {
+        json!({"type": "observed-data", "id": id, "first_observed": "2020-10-25T16:22:00Z",
+               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1, "object_refs": [sco],
+               "labels": [format!("misp:type=\"{hint}\"")]})
+    };
+    let sha224 = "5d6dc524ce96b1bb5e96d8dc116ff53b457ffb7f16afd9019a0dd8e9";
+    let out = map(vec![
+        od("observed-data--1", "filename|sha512/224", "file--1"),
+        json!({"type": "file", "id": "file--1", "hashes": {"SHA224": sha224.to_uppercase()}, "name": "f11"}),
+        od(
+            "observed-data--2",
+            "regkey|value",
+            "windows-registry-key--1",
+        ),
+        json!({"type": "windows-registry-key", "id": "windows-registry-key--1", "key": "HKLM\\Software\\x",
+               "values": [{"data": "%DATA%"}]}),
+        // Does not fit: an MD5 hint for a SHA-256 value, a third value, a value holding `|`.
+        od("observed-data--3", "filename|md5", "file--3"),
+        json!({"type": "file", "id": "file--3", "hashes": {"SHA-256": "a".repeat(64)}, "name": "f3"}),
+        od("observed-data--4", "filename|md5", "file--4"),
+        json!({"type": "file", "id": "file--4", "hashes": {"MD5": "b".repeat(32)}, "name": "f4", "size": 3}),
+        od("observed-data--5", "filename|md5", "file--5"),
+        json!({"type": "file", "id": "file--5", "hashes": {"MD5": "c".repeat(32)}, "name": "a|b"}),
+        // Fuzzy hashes of another kind do not fit either.
+        od("observed-data--6", "filename|ssdeep", "file--6"),
+        json!({"type": "file", "id": "file--6", "hashes": {"TLSH": "T1ABC"}, "name": "f6"}),
+    ]);
+    assert_eq!(
+        pairs(&out),
+        vec![
+            (s("filename|sha512/224"), format!("f11|{sha224}")),
+            (s("regkey|value"), s("HKLM\\Software\\x|%DATA%")),
+        ]
+    );
+    assert_eq!(out.attributes[0].category, "Payload delivery");
+    assert_eq!(out.objects.len(), 4);
+}
+
+#[test]
+fn email_custom_relations_get_the_email_template_types() {
+    let out = map(vec![json!({
+        "type": "email-message", "id": "email-message--1", "is_multipart": false, "subject": "Hi",
+        "x_misp_mime_boundary": "b0undary", "x_misp_user_agent": "Mailer 1", "x_misp_cc_display_name": "Marie"
+    })]);
+    assert_eq!(out.objects.len(), 1);
+    let rels = rel_set(&out.objects[0]);
+    for t in [
+        ("mime-boundary", "email-mime-boundary", "b0undary"),
+        ("user-agent", "text", "Mailer 1"),
+        ("cc-display-name", "email-dst-display-name", "Marie"),
+    ] {
+        assert!(
+            rels.contains(&(s(t.0), s(t.1), s(t.2))),
+            "{t:?} in {rels:?}"
+        );
+    }
+}
+
+#[test]
+fn custom_relations_typed_by_template_and_km_text() {
+    let out = map(vec![
+        json!({"type": "location", "id": "location--1", "city": "Fort Meade", "precision": 250,
+               "x_misp_altitude": "55"}),
+        json!({"type": "autonomous-system", "id": "autonomous-system--1", "number": 66642, "name": "AS name",
+               "x_misp_subnet_announced": ["1.2.3.4", "8.8.8.8"]}),
+        json!({"type": "file", "id": "file--1", "name": "a.exe", "x_misp_entropy": "1.234"}),
+    ]);
+    let rels: Vec<Vec<(String, String, String)>> = out.objects.iter().map(rel_set).collect();
+    assert!(rels[0].contains(&(s("accuracy-radius"), s("float"), s("0.25"))));
+    assert!(rels[0].contains(&(s("altitude"), s("float"), s("55"))));
+    assert!(rels[1].contains(&(s("subnet-announced"), s("ip-src"), s("1.2.3.4"))));
+    assert!(rels[1].contains(&(s("subnet-announced"), s("ip-src"), s("8.8.8.8"))));
+    assert!(rels[2].contains(&(s("entropy"), s("float"), s("1.234"))));
+}
+
+#[test]
+fn roundtrip_typed_sdo_and_single_social_account() {
+    let od = |id: &str, sco: &str| {
+        json!({"type": "observed-data", "id": id, "first_observed": "2020-10-25T16:22:00Z",
+               "last_observed": "2020-10-25T16:22:00Z", "number_observed": 1,
+               "object_refs": [sco], "labels": ["misp:type=\"jabber-id\""]})
+    };
+    let out = map(vec![
+        json!({"type": "campaign", "id": "campaign--1", "name": "MartyMcFly",
+               "labels": ["misp:type=\"campaign-name\"", "misp:category=\"Attribution\""]}),
+        // Not a MISP type, or a composite: the usual tag.
+        json!({"type": "campaign", "id": "campaign--2", "name": "Other", "labels": ["misp:type=\"nope\""]}),
+        od("observed-data--1", "user-account--1"),
+        json!({"type": "user-account", "id": "user-account--1", "account_login": "romeo@example.net",
+               "account_type": "jabber"}),
+        // More than type + login: the user-account object stays.
+        od("observed-data--2", "user-account--2"),
+        json!({"type": "user-account", "id": "user-account--2", "account_login": "juliet@example.net",
+               "account_type": "jabber", "user_id": "1"}),
+    ]);
+    assert_eq!(
+        pairs(&out),
+        vec![
+            (s("campaign-name"), s("MartyMcFly")),
+            (s("jabber-id"), s("romeo@example.net")),
+        ]
+    );
+    assert_eq!(out.attributes[0].category, "Attribution");
+    assert_eq!(out.tags, vec![s("misp-galaxy:stix-2.1-campaign=\"Other\"")]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(out.objects[0].name, "user-account");
+}
+
+#[test]
+fn social_network_user_accounts_become_their_misp_objects() {
+    let out = map(vec![
+        json!({"type": "user-account", "id": "user-account--1", "user_id": "1", "account_login": "octocat",
+               "account_type": "GitHub", "display_name": "Octo Cat", "x_misp_organisation": "GitHub",
+               "x_misp_profile_image": {"value": "octocat.png", "data": "eA=="}}),
+        json!({"type": "user-account", "id": "user-account--2", "user_id": "42", "account_login": "P",
+               "account_type": "parler", "x_misp_human": false}),
+        json!({"type": "user-account", "id": "user-account--3", "user_id": "7", "account_login": "tw",
+               "account_type": "twitter", "display_name": "T W"}),
+        // A lone GitHub login is a `github-username` attribute.
+        json!({"type": "user-account", "id": "user-account--4", "account_login": "chrisr3d",
+               "account_type": "github"}),
+        // Unknown networks stay user accounts.
+        json!({"type": "user-account", "id": "user-account--5", "user_id": "9", "account_login": "m",
+               "account_type": "myspace"}),
+    ]);
+    type Named<'a> = (&'a str, Vec<(String, String, String)>);
+    let got: Vec<Named> = out
+        .objects
+        .iter()
+        .map(|o| (o.name.as_str(), rel_set(o)))
+        .collect();
+    assert_eq!(got[0].0, "github-user");
+    assert_eq!(
+        got[0].1,
+        triples(&[
+            ("id", "text", "1"),
+            ("username", "github-username", "octocat"),
+            ("user-fullname", "text", "Octo Cat"),
+            ("organisation", "github-organisation", "GitHub"),
+        ])
+    );
+    assert_eq!(got[1].0, "parler-account");
+    assert_eq!(
+        got[1].1,
+        triples(&[
+            ("account-id", "text", "42"),
+            ("account-name", "text", "P"),
+            ("human", "boolean", "false"),
+        ])
+    );
+    assert_eq!(got[2].0, "twitter-account");
+    assert_eq!(
+        got[2].1,
+        triples(&[
+            ("id", "text", "7"),
+            ("name", "text", "tw"),
+            ("displayed-name", "text", "T W"),
+        ])
+    );
+    assert_eq!(got[3].0, "user-account");
+    assert_eq!(pairs(&out), vec![(s("github-username"), s("chrisr3d"))]);
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_round_trip_sdos_never_panic_and_stay_valid(
+        t in "(identity|course-of-action|attack-pattern|vulnerability|intrusion-set|malware|tool|campaign|indicator)",
+        name in "(person|employee|organization|legal-entity|news-agency|course-of-action|attack-pattern|vulnerability|intrusion-set|script|yara|sigma|suricata|wazuh-rule|nope)",
+        mtype in "(campaign-name|text|nope|filename\\|md5)",
+        props in proptest::collection::btree_map(
+            "name|description|roles|sectors|aliases|goals|pattern|pattern_type|pattern_version|contact_information|external_references|first_seen|x_misp_[a-z_]{1,8}",
+            arb_value(),
+            0..8,
+        ),
+        contact in "([a-z-]{1,12}: [^/]{0,20}( / )?){0,4}",
+    ) {
+        let mut m: serde_json::Map<String, Value> = props.into_iter().collect();
+        m.insert("type".into(), json!(t));
+        m.insert("id".into(), json!(format!("{t}--1")));
+        m.insert("contact_information".into(), json!(contact));
+        m.insert("labels".into(), json!([format!("misp:name=\"{name}\""), format!("misp:type=\"{mtype}\"")]));
+        let objects: Vec<Object> = Object::from_value(Value::Object(m)).into_iter().collect();
+        let a = map_content(EVENT, &objects);
+        let b = map_content(EVENT, &objects);
+        proptest::prop_assert_eq!(&a, &b);
+        for o in &a.objects {
+            proptest::prop_assert!(o.attributes.len() <= observable::MAX_PROPS);
+        }
+        for attr in a.attributes.iter().chain(a.objects.iter().flat_map(|o| o.attributes.iter())) {
+            proptest::prop_assert!(crate::misp::types::is_valid_category(&attr.type_, &attr.category));
+            proptest::prop_assert!(!attr.value.is_empty());
+        }
+    }
+}
+
+#[test]
+fn round_trip_sdo_attributes_are_bounded() {
+    let phones: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+    let many: Vec<String> = (0..1_000).map(|i| format!("a{i}")).collect();
+    let out = map(vec![json!({
+        "type": "identity", "id": "identity--1", "name": "Big Org",
+        "contact_information": format!("phone-number: {}", phones.join("; ")),
+        "labels": ["misp:name=\"organization\""], "x_misp_alias": many
+    })]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(out.objects[0].attributes.len(), observable::MAX_PROPS);
 }
