@@ -11,6 +11,7 @@
 //! * [`misp`] holds the MISP event model ([`misp::event`]), the attribute type table and the HTTP client.
 //! * [`sync`] decides and performs create / update / propose against MISP.
 //! * [`envelope`] and [`worker`] are the AMQP edge; [`worker`] never talks HTTP itself.
+//! * [`telemetry`] holds logging, Prometheus metrics and the `/metrics` `/healthz` `/readyz` server.
 //! * [`config`] reads `config.yml` + environment; the command line lives in the binary (`src/cli/`).
 //! * [`fake_misp`] is a stateful fake of MISP 2.5.1 used by tests and benchmarks (`fake-misp` binary).
 
@@ -25,4 +26,5 @@ pub mod misp;
 pub mod stix;
 pub mod story;
 pub mod sync;
+pub mod telemetry;
 pub mod worker;

@@ -1,7 +1,16 @@
 //! Sync with MISP: decide and perform create / update / propose for one converted story.
 //!
 //! The contract the worker and the `push` command rely on is [`SyncOutcome`] and [`SyncError`];
-//! the plan and its execution live in the submodules.
+//! the pure plan lives in [`plan`], its execution in [`execute`] ([`Syncer`]) and the start-up checks
+//! and metadata cache in [`startup`]. `docs/sync.md` describes the whole design.
+
+pub mod execute;
+pub mod plan;
+pub mod startup;
+
+pub use execute::{SyncSettings, Syncer};
+pub use plan::{Plan, plan};
+pub use startup::{MetadataCache, MispMetadata, StartupError, StartupSettings};
 
 use std::time::Duration;
 

@@ -1,1 +1,0 @@
-//! The MISP REST client (reqwest + rustls): the endpoints of BRIEF §5 only.
