@@ -97,6 +97,10 @@ struct Args {
     /// Append the result as a markdown table row to this file (header written when the file is new).
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Profile the workers with `perf record` (flat, 999 Hz) during the run; `perf report` goes to
+    /// `<out-dir>/<run>/perf.txt` and its top lines are printed.
+    #[arg(long)]
+    perf: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -315,6 +319,8 @@ struct Report {
     bench_cpu_s: Option<f64>,
     stages: BTreeMap<String, (f64, f64)>,
     timed_out: bool,
+    /// 1-minute load average before and after the run (other processes share the cores).
+    load: (f64, f64),
 }
 
 /// CPU and memory of one process over the measured window.
@@ -440,10 +446,13 @@ impl Report {
         ));
         let opt = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.2} s"));
         s.push_str(&format!(
-            "other CPU     fake-misp {}, RabbitMQ {}, this harness {}\n",
+            "other CPU     fake-misp {}, RabbitMQ {}, this harness {} (machine: {} cores, load {:.2} before, {:.2} after)\n",
             opt(self.fake.as_ref().map(|f| f.cpu_s)),
             opt(self.broker_cpu_s),
-            opt(self.bench_cpu_s)
+            opt(self.bench_cpu_s),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.load.0,
+            self.load.1
         ));
         let actions: Vec<String> = self
             .actions
@@ -528,6 +537,8 @@ impl Report {
             "fake_misp_cpu_s": self.fake.as_ref().map(|f| f.cpu_s),
             "broker_cpu_s": self.broker_cpu_s,
             "harness_cpu_s": self.bench_cpu_s,
+            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "load_avg_1m": {"before": self.load.0, "after": self.load.1},
             "stages": self.stages.iter().map(|(k, (sum, count))| (k.clone(), serde_json::json!({
                 "sum_s": sum, "count": count}))).collect::<serde_json::Map<_, _>>(),
             "targets": self.targets(a).into_iter().map(|(k, ok)| (k, serde_json::json!(ok)))
@@ -705,6 +716,12 @@ async fn scenario(
     let base_fake = fake_pid.map(|p| cpu_s(p, clk));
     let base_broker = broker_pid.map(|p| cpu_s(p, clk));
     let base_self = cpu_s(self_pid, clk);
+    let load_before = load_avg();
+    let mut perf = if args.perf {
+        Some(start_perf(&worker_pids, dir)?)
+    } else {
+        None
+    };
     let epoch = Instant::now();
 
     let received = Arc::new(AtomicUsize::new(0));
@@ -883,6 +900,10 @@ async fn scenario(
         .map(|(pid, base)| cpu_s(pid, clk) - base);
     let bench_cpu_s = Some(cpu_s(self_pid, clk) - base_self);
     let stages = scrape_metrics(&metrics_ports, dir).await;
+    let load_after = load_avg();
+    if let Some(p) = perf.take() {
+        stop_perf(p, dir).await;
+    }
 
     let mut latencies = collected.latencies;
     latencies.sort_unstable();
@@ -902,6 +923,7 @@ async fn scenario(
         bench_cpu_s,
         stages,
         timed_out,
+        load: (load_before, load_after),
     })
 }
 
@@ -1166,6 +1188,77 @@ fn vm_hwm_kb(pid: u32) -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The 1-minute load average (0 when unknown).
+fn load_avg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// `perf record` attached to the workers.
+fn start_perf(pids: &[u32], dir: &Path) -> Result<Child> {
+    let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let log = std::fs::File::create(dir.join("perf-record.log")).context("perf-record.log")?;
+    Command::new("perf")
+        .args(["record", "-F", "999", "-o"])
+        .arg(dir.join("perf.data"))
+        .args(["-p", &list.join(",")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting perf record (is perf installed and allowed?)")
+}
+
+/// Stop `perf record` (SIGINT writes the data), then print the top of a flat `perf report`.
+async fn stop_perf(mut perf: Child, dir: &Path) {
+    if let Some(pid) = perf.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+    }
+    if tokio::time::timeout(Duration::from_secs(30), perf.wait())
+        .await
+        .is_err()
+    {
+        let _ = perf.kill().await;
+        eprintln!("e2e: perf record did not stop; no profile");
+        return;
+    }
+    let report = std::process::Command::new("perf")
+        .args([
+            "report",
+            "--stdio",
+            "--no-children",
+            "--percent-limit",
+            "0.5",
+        ])
+        .args(["--sort", "dso,sym", "-i"])
+        .arg(dir.join("perf.data"))
+        .stderr(Stdio::null())
+        .output();
+    match report {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let _ = std::fs::write(dir.join("perf.txt"), &text);
+            eprintln!(
+                "e2e: perf report (top, full text in {}):",
+                dir.join("perf.txt").display()
+            );
+            for line in text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .take(30)
+            {
+                eprintln!("  {line}");
+            }
+        }
+        Err(e) => eprintln!("e2e: perf report failed: {e}"),
+    }
 }
 
 /// The RabbitMQ server process (Erlang VM), if visible in /proc.
