@@ -725,6 +725,7 @@ async fn scenario(
     let epoch = Instant::now();
 
     let received = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let collector = {
         let published = published.clone();
         let received = received.clone();
@@ -733,8 +734,12 @@ async fn scenario(
         tokio::spawn(async move {
             let mut seen = vec![false; n];
             let mut c = Collected::default();
-            while let Some(delivery) = consumer.next().await {
-                let Ok(delivery) = delivery else { break };
+            loop {
+                let delivery = tokio::select! {
+                    d = consumer.next() => d,
+                    _ = &mut stop_rx => None,
+                };
+                let Some(Ok(delivery)) = delivery else { break };
                 let now = epoch.elapsed().as_nanos() as u64;
                 let parsed: Option<(String, String)> =
                     serde_json::from_slice::<serde_json::Value>(&delivery.data)
@@ -869,8 +874,15 @@ async fn scenario(
         }
         if Instant::now() >= deadline {
             timed_out = true;
-            collector.abort();
-            break Collected::default();
+            eprintln!(
+                "e2e: timed out after {} s; reporting what arrived",
+                args.timeout_secs
+            );
+            let _ = stop_tx.send(());
+            break tokio::time::timeout(Duration::from_secs(10), collector)
+                .await
+                .map_err(|_| anyhow!("the results collector did not stop"))?
+                .context("results collector")?;
         }
     };
     if let Some(p) = publisher.take() {
