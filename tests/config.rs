@@ -79,8 +79,23 @@ fn env_only_minimal_config_has_the_documented_defaults() {
 
     assert_eq!(c.connector.concurrency, 16);
     assert_eq!(c.connector.max_attempts, 5);
-    assert_eq!(c.connector.retry_initial_delay, Duration::from_millis(1000));
-    assert_eq!(c.connector.retry_max_delay, Duration::from_millis(300_000));
+    assert_eq!(c.connector.min_concurrency, 1);
+    assert_eq!(c.connector.latency_target, Duration::from_millis(5000));
+    assert_eq!(c.connector.in_process_retries, 3);
+    assert_eq!(
+        c.connector.in_process_retry_initial,
+        Duration::from_millis(500)
+    );
+    assert_eq!(
+        c.connector.retry_initial_delay,
+        Duration::from_millis(30_000)
+    );
+    assert_eq!(
+        c.connector.retry_max_delay,
+        Duration::from_millis(1_800_000)
+    );
+    assert_eq!(c.connector.breaker_threshold, 5);
+    assert_eq!(c.connector.breaker_cooldown, Duration::from_secs(30));
     assert_eq!(
         c.connector.in_process_retry_max,
         Duration::from_millis(10_000)
@@ -126,14 +141,23 @@ amqp:
   results_queue: stories.results
   prefetch: 8
   heartbeat: 10
+  delivery_limit: 0
+  reconnect_initial_ms: 250
+  reconnect_max: 20
   connection_name: worker-a
-  tls: {verify: false}
+  tls: {verify: true}
 connector:
   concurrency: 4
+  min_concurrency: 2
+  latency_target_ms: 800
   max_attempts: 9
+  in_process_retries: 0
+  in_process_retry_initial_ms: 100
+  in_process_retry_max_ms: 2000
   retry_initial_delay_ms: 200
   retry_max_delay_ms: 60000
-  in_process_retry_max_ms: 2000
+  breaker_threshold: 7
+  breaker_cooldown: 9
   shutdown_timeout: 12
   log_level: DEBUG
   log_format: pretty
@@ -197,7 +221,10 @@ fn every_key_from_yaml() {
     assert_eq!(a.prefetch, 8);
     assert_eq!(a.heartbeat, Duration::from_secs(10));
     assert_eq!(a.connection_name, "worker-a");
-    assert!(!a.tls.verify);
+    assert!(a.tls.verify);
+    assert_eq!(a.delivery_limit, 0);
+    assert_eq!(a.reconnect_initial, Duration::from_millis(250));
+    assert_eq!(a.reconnect_max, Duration::from_secs(20));
 
     let k = &c.connector;
     assert_eq!(k.concurrency, 4);
@@ -205,6 +232,41 @@ fn every_key_from_yaml() {
     assert_eq!(k.retry_initial_delay, Duration::from_millis(200));
     assert_eq!(k.retry_max_delay, Duration::from_millis(60_000));
     assert_eq!(k.in_process_retry_max, Duration::from_millis(2000));
+    assert_eq!(k.min_concurrency, 2);
+    assert_eq!(k.latency_target, Duration::from_millis(800));
+    assert_eq!(k.in_process_retries, 0);
+    assert_eq!(k.in_process_retry_initial, Duration::from_millis(100));
+    assert_eq!(k.breaker_threshold, 7);
+    assert_eq!(k.breaker_cooldown, Duration::from_secs(9));
+
+    let w = c.worker_settings().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(w.url.expose_secret(), a.url.expose_secret());
+    assert_eq!(w.queue, "stories");
+    assert!(w.declare);
+    assert_eq!(w.queue_type, misp_connector::worker::QueueType::Classic);
+    assert_eq!(w.delivery_limit, 0);
+    assert_eq!(w.dlq, "stories.dlq");
+    assert_eq!(w.retry_queue, "stories.retry");
+    assert_eq!(w.results_queue.as_deref(), Some("stories.results"));
+    assert_eq!(w.prefetch, 8);
+    assert_eq!(w.heartbeat, 10);
+    assert_eq!(w.connection_name, "worker-a");
+    assert_eq!(w.reconnect_initial, Duration::from_millis(250));
+    assert_eq!(w.reconnect_max, Duration::from_secs(20));
+    assert_eq!(w.concurrency, 4);
+    assert_eq!(w.min_concurrency, 2);
+    assert_eq!(w.latency_target, Duration::from_millis(800));
+    assert_eq!(w.max_attempts, 9);
+    assert_eq!(w.in_process_retries, 0);
+    assert_eq!(w.backoff_initial, Duration::from_millis(100));
+    assert_eq!(w.backoff_in_process_max, Duration::from_millis(2000));
+    assert_eq!(w.retry_delay_initial, Duration::from_millis(200));
+    assert_eq!(w.retry_delay_max, Duration::from_millis(60_000));
+    assert_eq!(w.breaker_threshold, 7);
+    assert_eq!(w.breaker_cooldown, Duration::from_secs(9));
+    assert_eq!(w.shutdown_deadline, Duration::from_secs(12));
+    assert_eq!(w.convert, c.convert_options());
+    assert!(!format!("{w:?}").contains("amqpPa55"));
     assert_eq!(k.shutdown_timeout, Duration::from_secs(12));
     assert_eq!(k.log_level, "debug");
     assert_eq!(k.log_format, LogFormat::Pretty);
@@ -352,6 +414,12 @@ fn amqp_missing_pieces_are_named_only_when_asked() {
     let c = ok(Config::load(None, &required_env(&[("AMQP_QUEUE", "q")])));
     let e = c.amqp().err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("amqp.url"), "{e}");
+    let e = c
+        .worker_settings()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("amqp.url"), "{e}");
 
     let e = err(load_yaml(
         "amqp:\n  url: amqp://localhost\n  host: other\n  queue: q\n",
@@ -466,6 +534,49 @@ fn invalid_env_values_name_the_variable_and_key() {
         ("AMQP_QUEUE", "amq.reserved", "amqp.queue"),
         ("AMQP_DEAD_LETTER_QUEUE", "q", "amqp.dead_letter_queue"),
         ("AMQP_TLS_VERIFY", "nope", "amqp.tls.verify"),
+        ("AMQP_TLS_VERIFY", "false", "amqp.tls.verify"),
+        ("AMQP_DELIVERY_LIMIT", "-1", "amqp.delivery_limit"),
+        (
+            "AMQP_RECONNECT_INITIAL_MS",
+            "0",
+            "amqp.reconnect_initial_ms",
+        ),
+        ("AMQP_RECONNECT_MAX", "0", "amqp.reconnect_max"),
+        (
+            "CONNECTOR_MIN_CONCURRENCY",
+            "17",
+            "connector.min_concurrency",
+        ),
+        (
+            "CONNECTOR_LATENCY_TARGET_MS",
+            "0",
+            "connector.latency_target_ms",
+        ),
+        (
+            "CONNECTOR_IN_PROCESS_RETRIES",
+            "101",
+            "connector.in_process_retries",
+        ),
+        (
+            "CONNECTOR_IN_PROCESS_RETRY_INITIAL_MS",
+            "0",
+            "connector.in_process_retry_initial_ms",
+        ),
+        (
+            "CONNECTOR_IN_PROCESS_RETRY_MAX_MS",
+            "100",
+            "connector.in_process_retry_max_ms",
+        ),
+        (
+            "CONNECTOR_BREAKER_THRESHOLD",
+            "0",
+            "connector.breaker_threshold",
+        ),
+        (
+            "CONNECTOR_BREAKER_COOLDOWN",
+            "0",
+            "connector.breaker_cooldown",
+        ),
         (
             "AMQP_TLS_CA_FILE",
             "/nonexistent/ca.pem",

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use misp_connector::mapping::{FourBytePolicy, MappingError, MappingOptions, story_to_event};
 use misp_connector::misp::event::Event;
 use misp_connector::misp::types;
+use misp_connector::stix::Object;
 use misp_connector::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, Tlp};
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -68,6 +69,37 @@ fn news_item() -> impl Strategy<Value = NewsItem> {
         )
 }
 
+/// STIX content the story refers to: indicators (simple and odd patterns), SCOs and named SDOs, with
+/// arbitrary values, repeated ids and repeated values (duplicates must be merged).
+fn stix_object() -> impl Strategy<Value = Object> {
+    let kinds = prop_oneof![
+        Just("indicator"),
+        Just("ipv4-addr"),
+        Just("domain-name"),
+        Just("url"),
+        Just("malware"),
+        Just("vulnerability"),
+        Just("file"),
+    ];
+    (kinds, 0u8..4, text()).prop_map(|(kind, n, value)| {
+        let id = format!("{kind}--00000000-0000-4000-8000-00000000000{n}");
+        let v = serde_json::Value::String(value.clone());
+        let json = match kind {
+            "indicator" => serde_json::json!({
+                "type": kind, "id": id, "pattern_type": "stix",
+                "pattern": format!("[ipv4-addr:value = '{}'] OR [domain-name:value = '{}']",
+                    value.replace('\'', ""), value.replace('\'', "")),
+                "valid_from": "2024-01-01T00:00:00Z",
+            }),
+            "file" => serde_json::json!({"type": kind, "id": id, "name": v,
+                "hashes": {"SHA-256": "aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f"}}),
+            "malware" | "vulnerability" => serde_json::json!({"type": kind, "id": id, "name": v}),
+            _ => serde_json::json!({"type": kind, "id": id, "value": v}),
+        };
+        Object::from_value(json).unwrap()
+    })
+}
+
 fn story() -> impl Strategy<Value = Story> {
     (
         any::<u128>(),
@@ -82,6 +114,7 @@ fn story() -> impl Strategy<Value = Story> {
             0..4,
         ),
         prop::collection::vec(news_item(), 0..4),
+        prop::collection::vec(stix_object(), 0..8),
     )
         .prop_map(
             |(
@@ -94,6 +127,7 @@ fn story() -> impl Strategy<Value = Story> {
                 tlp,
                 links,
                 news_items,
+                objects,
             )| {
                 let mut attributes: Vec<StoryAttribute> = attrs
                     .into_iter()
@@ -132,7 +166,7 @@ fn story() -> impl Strategy<Value = Story> {
                         })
                         .collect(),
                     news_items,
-                    objects: Vec::new(),
+                    objects,
                 }
             },
         )
@@ -189,6 +223,14 @@ proptest! {
                     prop_assert!(!a.to_ids);
                 }
             }
+        }
+        let mut pairs = BTreeSet::new();
+        for a in &event.attributes {
+            prop_assert!(uuids.insert(a.uuid), "duplicate attribute uuid {}", a.uuid);
+            prop_assert!(types::is_valid_category(&a.type_, &a.category), "{} / {}", a.type_, a.category);
+            prop_assert!(!a.value.trim().is_empty());
+            prop_assert!(a.value.len() <= 65_535);
+            prop_assert!(pairs.insert((a.type_.clone(), a.value.clone())), "duplicate {}|{}", a.type_, a.value);
         }
         prop_assert_eq!(event.objects.iter().filter(|o| o.name == "taranis-story").count(), 1);
         let tags: Vec<_> = event.tags.iter().map(|t| t.name.clone()).collect();

@@ -331,8 +331,8 @@ fn bad_objects_are_skipped_with_warnings_and_the_rest_kept() {
     let b = parse(input.as_bytes(), &Limits::default()).unwrap();
     assert_eq!(
         b.objects.len(),
-        3,
-        "report, indicator and its duplicate are kept"
+        2,
+        "report and indicator are kept, the exact duplicate dropped"
     );
     assert_eq!(b.warnings.len(), 8, "{:#?}", b.warnings);
     for (i, w) in b.warnings.iter().take(7).enumerate() {
@@ -342,7 +342,9 @@ fn bad_objects_are_skipped_with_warnings_and_the_rest_kept() {
     }
     assert!(b.warnings[5].to_string().contains("indicator--not-a-uuid"));
     assert!(
-        b.warnings[7].message.contains("repeats the id"),
+        b.warnings[7]
+            .message
+            .contains("objects[9] repeats objects[8]; ignored"),
         "{}",
         b.warnings[7]
     );
@@ -415,4 +417,42 @@ fn every_corpus_file_parses_or_fails_cleanly() {
         }
     }
     assert!(bundles > 400, "bundles parsed: {bundles}");
+}
+
+#[test]
+fn versions_of_one_object_keep_the_newest() {
+    let version = |modified: &str, name: &str| {
+        format!(
+            r#"{{"type":"malware","id":"malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","modified":"{modified}","name":"{name}"}}"#
+        )
+    };
+    let input = bundle_of(&[
+        &version("2025-01-01T00:00:00.000Z", "v1"),
+        REPORT,
+        &version("2025-03-01T00:00:00.000Z", "v3"),
+        &version("2025-02-01T00:00:00.000Z", "v2"),
+    ]);
+    let b = parse(input.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(b.objects.len(), 2);
+    assert_eq!(
+        b.objects[0].str("name"),
+        Some("v3"),
+        "newest, at the place of the first"
+    );
+    assert_eq!(
+        b.get("malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")
+            .and_then(|o| o.str("name")),
+        Some("v3")
+    );
+    assert_eq!(b.warnings.len(), 2);
+    assert!(
+        b.warnings[0].message.contains("newer version"),
+        "{}",
+        b.warnings[0]
+    );
+    assert!(
+        b.warnings[1].message.contains("not newer"),
+        "{}",
+        b.warnings[1]
+    );
 }

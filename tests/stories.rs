@@ -644,20 +644,39 @@ fn single_story_rule_adds_unreferenced_content() {
 
 #[test]
 fn same_story_twice_keeps_the_newest_version() {
+    // Versions of one report (same STIX id): the parser keeps the newest.
     let report = |modified: &str, name: &str| json!({"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":name,"modified":modified});
     let input = bundle(json!([
         report("2025-01-01T00:00:00Z", "old"),
         report("2025-02-01T00:00:00Z", "new"),
         report("2024-01-01T00:00:00Z", "older")
     ]));
+    let parsed = parse(&input, &Limits::default()).unwrap();
+    assert_eq!(parsed.warnings.len(), 2, "{:?}", parsed.warnings);
+    let (stories, warnings) = extract_stories(&parsed).unwrap();
+    assert_eq!(stories.len(), 1);
+    assert_eq!(stories[0].title, "new");
+    assert!(warnings.is_empty());
+
+    // A report and a grouping with the same uuid are one story: the newest wins, with a warning.
+    let input = bundle(json!([
+        {"type":"report","id":"report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"old","modified":"2025-01-01T00:00:00Z"},
+        {"type":"grouping","id":"grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"new","modified":"2025-02-01T00:00:00Z"},
+        {"type":"report","id":"report--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F","name":"oldest","modified":"2024-02-01T00:00:00Z"}
+    ]));
     let (stories, warnings) = stories_of(&input).unwrap();
     assert_eq!(stories.len(), 1);
     assert_eq!(stories[0].title, "new");
+    assert_eq!(
+        stories[0].source_id,
+        "grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+    );
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
-        warnings[0]
-            .message
-            .contains("the version of 2025-02-01T00:00:00+00:00 (report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f) is used, the version of 2025-01-01T00:00:00+00:00 is ignored"),
+        warnings[0].message.contains(
+            "the version of 2025-02-01T00:00:00+00:00 (grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f) is used, \
+             the version of 2025-01-01T00:00:00+00:00 is ignored"
+        ),
         "{}",
         warnings[0]
     );
@@ -877,4 +896,40 @@ proptest! {
         let bytes = serde_json::to_vec(&doc).unwrap();
         prop_assert_eq!(run(&bytes), run(&bytes));
     }
+}
+
+#[test]
+fn shared_objects_are_not_copied_without_bound() {
+    // 600 stories all referring to one observed-data with 500 SCOs: the copies stop at 2 × objects + 1000.
+    let scos: Vec<Value> = (0..500)
+        .map(|i| json!({"type":"ipv4-addr","id":format!("ipv4-addr--00000000-0000-4000-8000-{i:012}"),"value":format!("10.0.{}.{}", i / 256, i % 256)}))
+        .collect();
+    let refs: Vec<Value> = scos.iter().map(|o| o["id"].clone()).collect();
+    let mut objects = vec![
+        json!({"type":"observed-data","id":"observed-data--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","object_refs":refs}),
+    ];
+    objects.extend(scos);
+    for i in 0..600 {
+        objects.push(json!({"type":"report","id":format!("report--11111111-1111-4111-8111-{i:012}"),"name":"r",
+            "object_refs":["observed-data--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}));
+    }
+    let total_objects = objects.len();
+    let (stories, warnings) = stories_of(&bundle(Value::Array(objects))).unwrap();
+    assert_eq!(stories.len(), 600);
+    let copied: usize = stories.iter().map(|s| s.objects.len()).sum();
+    assert!(copied <= 2 * total_objects + 1000, "{copied}");
+    assert_eq!(
+        stories[0].objects.len(),
+        501,
+        "the first stories are complete"
+    );
+    assert!(stories[599].objects.is_empty());
+    assert!(!warnings.is_empty());
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.message.contains("story objects cut")),
+        "{:?}",
+        warnings[0]
+    );
 }

@@ -613,35 +613,8 @@ async fn reconnects_after_the_broker_closes_the_connection() {
     })
     .await;
 
-    // Close only the worker's connection (named "misp-connector"); keep the test's own.
-    let out = tokio::process::Command::new("rabbitmqctl")
-        .args([
-            "list_connections",
-            "pid",
-            "client_properties",
-            "--no-table-headers",
-            "-q",
-        ])
-        .output()
-        .await
-        .expect("rabbitmqctl is available (run tests as root)");
-    let listing = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut closed = 0;
-    for line in listing.lines().filter(|l| l.contains("misp-connector")) {
-        let pid = line.split_whitespace().next().unwrap();
-        let st = tokio::process::Command::new("rabbitmqctl")
-            .args([
-                "close_connection",
-                pid,
-                "test: broker closes the connection",
-            ])
-            .status()
-            .await
-            .unwrap();
-        assert!(st.success());
-        closed += 1;
-    }
-    assert!(closed >= 1, "the worker's connection was listed: {listing}");
+    // Close only this worker's connection; keep the test's own.
+    close_connections(&q.connection_name()).await;
     let st = Arc::clone(&w.state);
     eventually(10, "reconnected", move || {
         let st = Arc::clone(&st);
@@ -673,4 +646,131 @@ async fn unreachable_broker_is_retried_until_shutdown() {
     .await;
     assert!(!w.state.is_connected());
     w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_declared_delivery_limit_dead_letters_crash_loops() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let q = Queues::new("deliverylimit");
+    let mut s = q.settings();
+    s.delivery_limit = 2;
+    misp_connector::worker::topology::declare(&ch, &s)
+        .await
+        .expect("topology declared");
+    publish(&ch, &q.main, b"{\"crashes\":\"every worker\"}").await;
+    // A consumer that dies before acking, again and again (simulated by nack + requeue), until the broker
+    // gives up on the message.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while depth(&ch, &q.dlq).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the broker dead-lettered the message after 2 deliveries"
+        );
+        if let Some(m) = ch
+            .basic_get(q.main.as_str().into(), Default::default())
+            .await
+            .unwrap()
+        {
+            m.delivery
+                .acker
+                .nack(lapin::options::BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(depth(&ch, &q.main).await, 0);
+    q.cleanup(&ch).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_existing_queue_stops_the_worker_with_a_clear_error() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let q = Queues::new("conflict");
+    // An operator's classic queue without our arguments.
+    ch.queue_declare(
+        q.main.as_str().into(),
+        lapin::options::QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let worker = Worker::new(q.settings(), FakeProcessor::default())
+        .unwrap()
+        .with_converter(fake_convert);
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        worker.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the worker gives up instead of retrying forever")
+    .expect_err("declaration refused");
+    let msg = err.to_string();
+    assert!(msg.contains(&q.main), "{msg}");
+    assert!(msg.contains("amqp.declare"), "{msg}");
+    let ch = conn.create_channel().await.unwrap();
+    q.cleanup(&ch).await;
+}
+
+fn panicking_convert(
+    bytes: &[u8],
+    opts: &misp_connector::convert::ConvertOptions,
+) -> Result<misp_connector::convert::Conversion, misp_connector::convert::ConvertError> {
+    if bytes.windows(5).any(|w| w == b"PANIC") {
+        panic!("converter bug triggered by the test");
+    }
+    fake_convert(bytes, opts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_while_processing_dead_letters_the_message_and_the_worker_goes_on() {
+    let conn = broker().await;
+    let ch = conn.create_channel().await.unwrap();
+    let q = Queues::new("panic");
+    let p = FakeProcessor::default();
+    let worker = Worker::new(q.settings(), p.clone())
+        .unwrap()
+        .with_converter(panicking_convert);
+    let state = worker.state();
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(worker.run(token.clone()));
+    let w = Running {
+        token,
+        handle,
+        state,
+    };
+    wait_consuming(&w).await;
+    publish(&ch, &q.main, b"{\"PANIC\":1}").await;
+    let good = Uuid::new_v4();
+    publish(&ch, &q.main, &bundle(&[(good, 1)])).await;
+    let ch2 = ch.clone();
+    let dlq = q.dlq.clone();
+    eventually(10, "panicking message in the DLQ", move || {
+        let ch = ch2.clone();
+        let dlq = dlq.clone();
+        async move { depth(&ch, &dlq).await == 1 }
+    })
+    .await;
+    let (_, props) = drain(&ch, &q.dlq).await.remove(0);
+    assert!(
+        header_str(&props, "x-error-message")
+            .unwrap()
+            .contains("converter bug triggered by the test")
+    );
+    let ps = p.clone();
+    eventually(10, "the next message is processed", move || {
+        let ps = ps.clone();
+        async move { ps.stored().contains_key(&good) }
+    })
+    .await;
+    w.stop().await;
+    q.cleanup(&ch).await;
 }

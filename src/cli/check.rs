@@ -2,7 +2,7 @@
 //!
 //! Exit 0 when MISP is reachable, the key works and the sharing group (distribution 4) resolves;
 //! 1 when MISP cannot be reached; 2 when the configuration or the key is wrong.
-//! (The AMQP reachability check is added with the worker.)
+//! When `amqp:` is configured, the broker must accept the login and (unless `amqp.declare`) the queue must exist.
 
 use std::path::Path;
 
@@ -48,7 +48,11 @@ pub fn check(config: Option<&Path>) -> Exit {
             for w in &meta.warnings {
                 println!("warning: {w}");
             }
-            Exit::Ok
+            if config.amqp().is_ok() {
+                runtime.block_on(super::run::check_amqp(&config))
+            } else {
+                Exit::Ok
+            }
         }
         Err(e) => {
             eprintln!("misp-connector: MISP check failed: {e}");

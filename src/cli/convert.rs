@@ -1,5 +1,8 @@
 //! `misp-connector convert` and `validate`: offline, no configuration.
 //!
+//! `validate` runs the same conversion as `convert` (parse, extract, map) and prints a summary instead of the
+//! events, so it accepts exactly what `convert` accepts.
+//!
 //! Both read one bundle from a file or standard input (never more than `max_bytes + 1` bytes), use the default
 //! [`Limits`](misp_connector::limits::Limits) and exit 0 on success. Invalid input (unreadable file, not JSON,
 //! not a bundle, over a limit, no story, …) exits 2 with exactly one line on stderr: `misp-connector: <cause>`.
@@ -12,7 +15,7 @@ use misp_connector::convert::{ConvertOptions, convert as convert_bundle};
 use misp_connector::error::Warning;
 use misp_connector::misp::event::EventEnvelope;
 use misp_connector::stix::bundle;
-use misp_connector::story::{self, Dialect, Story};
+use misp_connector::story::{Dialect, Story};
 
 use super::Exit;
 
@@ -71,12 +74,13 @@ pub fn validate(file: &str) -> Exit {
         Ok(b) => b,
         Err(e) => return invalid(&format!("{name}: {e}")),
     };
-    let (stories, extract_warnings) = match story::extract_stories(&parsed) {
-        Ok(found) => found,
+    // The same conversion `convert` runs, so validate accepts exactly what convert accepts.
+    let conversion = match convert_bundle(&bytes, &ConvertOptions::default()) {
+        Ok(c) => c,
         Err(e) => return invalid(&format!("{name}: {e}")),
     };
-    let mut warnings = parsed.warnings.clone();
-    warnings.extend(extract_warnings);
+    let warnings = &conversion.warnings;
+    let stories = &conversion.stories;
 
     let mut text = String::new();
     text.push_str(&format!(
@@ -90,14 +94,23 @@ pub fn validate(file: &str) -> Exit {
             "stories"
         }
     ));
-    for s in &stories {
-        text.push_str(&summary(s));
+    for converted in stories {
+        text.push_str(&summary(&converted.story));
+        let e = &converted.event;
+        text.push_str(&format!(
+            "  MISP event {}: {} attributes, {} objects, {} tags, {} event reports\n",
+            e.uuid,
+            e.attributes.len(),
+            e.objects.len(),
+            e.tags.len(),
+            e.reports.len()
+        ));
     }
     if warnings.is_empty() {
         text.push_str("warnings: none\n");
     } else {
         text.push_str(&format!("warnings: {}\n", warnings.len()));
-        for w in &warnings {
+        for w in warnings {
             text.push_str(&format!("  - {}\n", single_line(&w.to_string())));
         }
     }

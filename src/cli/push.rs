@@ -4,7 +4,7 @@
 //! `{"story_id","misp_event_uuid","misp_event_id","action"}`, or `"action":"failed"` with `"error"`.
 //! Exit 0 when every story synced, 1 on a runtime/MISP failure, 2 on invalid input or configuration.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -13,7 +13,6 @@ use misp_connector::convert::{ConvertOptions, convert};
 use misp_connector::error::Classify;
 use misp_connector::misp::client::{ClientSettings, MispClient};
 use misp_connector::sync::{StartupError, StartupSettings, SyncSettings, Syncer, startup};
-use secrecy::ExposeSecret;
 
 use super::Exit;
 
@@ -35,31 +34,20 @@ pub(super) fn load_config(path: Option<&Path>) -> Result<Config, Exit> {
 
 /// Install the logger from the configuration (stderr); a second install is harmless.
 pub(super) fn init_logging(config: &Config) {
-    let _ = misp_connector::telemetry::logging::init(
-        &config.connector.log_level,
-        config.connector.log_format,
-    );
+    use misp_connector::telemetry::logging::{LoggingError, init};
+    match init(&config.connector.log_level, config.connector.log_format) {
+        Ok(()) | Err(LoggingError::AlreadyInstalled) => {}
+        // e.g. an invalid RUST_LOG: say so instead of running without logs.
+        Err(e) => eprintln!("misp-connector: logging not set up: {e}"),
+    }
+    for warning in config.ignored_environment() {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// The MISP client settings of a `misp:` configuration.
 pub(super) fn client_settings(misp: &MispConfig) -> ClientSettings {
-    ClientSettings {
-        url: misp.url.to_string(),
-        api_key: misp.api_key.clone(),
-        verify_tls: misp.ssl_check,
-        ca_file: misp.ca_file.clone(),
-        timeout: misp.request_timeout,
-        user_agent: misp.user_agent.clone(),
-        proxy: misp
-            .proxy_server
-            .as_ref()
-            .map(|p| p.expose_secret().to_owned()),
-        additional_headers: misp
-            .additional_headers
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-    }
+    misp.client_settings()
 }
 
 /// The start-up check settings of a `misp:` configuration.
@@ -68,6 +56,7 @@ pub(super) fn startup_settings(misp: &MispConfig) -> StartupSettings {
         organisation_id: misp.organisation_id.clone(),
         distribution: misp.distribution,
         sharing_group_id: misp.sharing_group_id,
+        publish: misp.publish,
     }
 }
 
@@ -145,14 +134,16 @@ pub fn push(config: Option<&Path>, file: &str) -> Exit {
         }
     };
     runtime.block_on(async move {
-        if let Err(e) = startup::check(&client, &startup_settings(&config.misp)).await {
-            eprintln!("misp-connector: MISP start-up check failed: {e}");
-            return startup_exit(&e);
-        }
-        let syncer = Syncer::new(
-            client,
-            SyncSettings::new(config.misp.organisation_id.clone()),
-        );
+        let meta = match startup::check(&client, &startup_settings(&config.misp)).await {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("misp-connector: MISP start-up check failed: {e}");
+                return startup_exit(&e);
+            }
+        };
+        let mut settings = SyncSettings::new(config.misp.organisation_id.clone());
+        settings.can_publish = meta.me.perm_publish.unwrap_or(true);
+        let syncer = Syncer::new(client, settings);
         let mut exit = Exit::Ok;
         for converted in &conversion.stories {
             let line = match syncer.sync(converted).await {

@@ -5,17 +5,13 @@
 //! 2 on invalid configuration.
 
 use std::path::Path;
-use std::time::Duration;
 
-use misp_connector::config::{self, Config};
+use misp_connector::config::Config;
 use misp_connector::sync::startup::MetadataCache;
 use misp_connector::sync::{SyncSettings, Syncer};
 use misp_connector::telemetry::metrics::Metrics;
 use misp_connector::telemetry::server::{Readiness, Server};
-use misp_connector::worker::{
-    BreakerState, QueueType, TlsSettings, Worker, WorkerError, WorkerSettings,
-};
-use secrecy::ExposeSecret;
+use misp_connector::worker::{Worker, WorkerError, WorkerSettings, connect};
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
@@ -23,40 +19,7 @@ use super::push::{build_client, init_logging, load_config, startup_exit, startup
 
 /// The worker settings of a configuration (`amqp:`, `connector:`, `limits:` and the mapping options).
 pub(super) fn worker_settings(config: &Config) -> Result<WorkerSettings, String> {
-    let amqp = config.amqp().map_err(|e| e.to_string())?;
-    if !amqp.tls.verify {
-        return Err(
-            "amqp.tls.verify: turning TLS verification off is not supported by the AMQP client; \
-             trust a private CA with amqp.tls.ca_file instead"
-                .into(),
-        );
-    }
-    let c = &config.connector;
-    let mut s = WorkerSettings::new(amqp.url.expose_secret(), amqp.queue.clone());
-    s.declare = amqp.declare;
-    s.queue_type = match amqp.queue_type {
-        config::QueueType::Quorum => QueueType::Quorum,
-        config::QueueType::Classic => QueueType::Classic,
-    };
-    s.dlq = amqp.dead_letter_queue.clone();
-    s.retry_queue = amqp.retry_queue.clone();
-    s.results_queue = amqp.results_queue.clone();
-    s.prefetch = amqp.prefetch;
-    s.heartbeat = u16::try_from(amqp.heartbeat.as_secs()).unwrap_or(u16::MAX);
-    s.tls = TlsSettings {
-        ca_file: amqp.tls.ca_file.clone(),
-    };
-    s.connection_name = amqp.connection_name.clone();
-    s.concurrency = c.concurrency;
-    s.max_attempts = c.max_attempts;
-    s.retry_delay_initial = c.retry_initial_delay;
-    s.retry_delay_max = c.retry_max_delay;
-    s.backoff_in_process_max = c.in_process_retry_max;
-    s.backoff_initial = s.backoff_initial.min(c.in_process_retry_max);
-    s.shutdown_deadline = c.shutdown_timeout;
-    s.convert = config.convert_options();
-    s.validate().map_err(|e| e.to_string())?;
-    Ok(s)
+    config.worker_settings().map_err(|e| e.to_string())
 }
 
 /// `misp-connector run`.
@@ -89,7 +52,15 @@ pub fn run(config_path: Option<&Path>) -> Exit {
     };
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        tokio::spawn(wait_for_signal(shutdown.clone()));
+        // Installed before anything else awaits, so an early SIGTERM is a clean shutdown too.
+        let signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("misp-connector: cannot install the SIGTERM/SIGINT handlers: {e}");
+                return Exit::Failure;
+            }
+        };
+        tokio::spawn(signals.wait(shutdown.clone()));
 
         let metadata =
             match MetadataCache::start(client.clone(), startup_settings(&config.misp)).await {
@@ -131,26 +102,12 @@ pub fn run(config_path: Option<&Path>) -> Exit {
             SyncSettings::new(config.misp.organisation_id.clone()),
         );
         let worker = match Worker::new(settings, syncer) {
-            Ok(w) => w.with_metrics(metrics),
+            Ok(w) => w.with_metrics(metrics).with_readiness(readiness),
             Err(e) => {
                 eprintln!("misp-connector: invalid configuration: {e}");
                 return Exit::Invalid;
             }
         };
-        let state = worker.state();
-        {
-            let t = shutdown.clone();
-            tokio::spawn(async move {
-                loop {
-                    readiness.set_amqp_connected(state.is_connected());
-                    readiness.set_misp_reachable(state.breaker.state() != BreakerState::Open);
-                    tokio::select! {
-                        _ = t.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    }
-                }
-            });
-        }
         match worker.run(shutdown).await {
             Ok(()) => Exit::Ok,
             Err(e @ WorkerError::Settings(_)) | Err(e @ WorkerError::CaFile { .. }) => {
@@ -165,31 +122,104 @@ pub fn run(config_path: Option<&Path>) -> Exit {
     })
 }
 
-/// Cancel `shutdown` on SIGTERM or SIGINT.
-async fn wait_for_signal(shutdown: CancellationToken) {
+/// The SIGTERM/SIGINT handlers.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut term, mut int) = match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(t), Ok(i)) => (t, i),
-            _ => {
-                tracing::error!("cannot install the SIGTERM/SIGINT handlers");
-                return;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT received: shutting down"),
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Register the handlers (from inside the runtime).
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Cancel `shutdown` on the first signal.
+    async fn wait(mut self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM received: shutting down"),
+            _ = self.int.recv() => tracing::info!("SIGINT received: shutting down"),
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_ok() {
             tracing::info!("Ctrl-C received: shutting down");
         }
+        shutdown.cancel();
     }
-    shutdown.cancel();
+}
+
+/// `check`'s AMQP part: log in to the broker and look at the queue (passively: nothing is created).
+pub(super) async fn check_amqp(config: &Config) -> Exit {
+    let settings = match worker_settings(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("misp-connector: invalid configuration: {e}");
+            return Exit::Invalid;
+        }
+    };
+    let conn = match connect(&settings).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("misp-connector: AMQP check failed: {e}");
+            return Exit::Failure;
+        }
+    };
+    let exit = match conn.create_channel().await {
+        Ok(ch) => {
+            let passive = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            match ch
+                .queue_declare(settings.queue.as_str().into(), passive, Default::default())
+                .await
+            {
+                Ok(q) => {
+                    println!(
+                        "AMQP {} OK: queue {} holds {} message(s), {} consumer(s)",
+                        settings.redacted_url(),
+                        settings.queue,
+                        q.message_count(),
+                        q.consumer_count()
+                    );
+                    Exit::Ok
+                }
+                Err(_) if settings.declare => {
+                    println!(
+                        "AMQP {} OK: queue {} does not exist yet (amqp.declare creates it at start)",
+                        settings.redacted_url(),
+                        settings.queue
+                    );
+                    Exit::Ok
+                }
+                Err(e) => {
+                    eprintln!(
+                        "misp-connector: AMQP check failed: queue {} is not usable and amqp.declare is false: {e}",
+                        settings.queue
+                    );
+                    Exit::Failure
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("misp-connector: AMQP check failed: opening a channel: {e}");
+            Exit::Failure
+        }
+    };
+    let _ = conn.close(200, "check done".into()).await;
+    exit
 }

@@ -105,6 +105,21 @@ pub(crate) const ENV_VARS: &[EnvVar] = &[
         &["amqp", "connection_name"],
         Kind::Str,
     ),
+    var(
+        "AMQP_DELIVERY_LIMIT",
+        &["amqp", "delivery_limit"],
+        Kind::Scalar,
+    ),
+    var(
+        "AMQP_RECONNECT_INITIAL_MS",
+        &["amqp", "reconnect_initial_ms"],
+        Kind::Scalar,
+    ),
+    var(
+        "AMQP_RECONNECT_MAX",
+        &["amqp", "reconnect_max"],
+        Kind::Scalar,
+    ),
     var("AMQP_TLS_CA_FILE", &["amqp", "tls", "ca_file"], Kind::Str),
     var("AMQP_TLS_VERIFY", &["amqp", "tls", "verify"], Kind::Scalar),
     var(
@@ -113,8 +128,28 @@ pub(crate) const ENV_VARS: &[EnvVar] = &[
         Kind::Scalar,
     ),
     var(
+        "CONNECTOR_MIN_CONCURRENCY",
+        &["connector", "min_concurrency"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_LATENCY_TARGET_MS",
+        &["connector", "latency_target_ms"],
+        Kind::Scalar,
+    ),
+    var(
         "CONNECTOR_MAX_ATTEMPTS",
         &["connector", "max_attempts"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_IN_PROCESS_RETRIES",
+        &["connector", "in_process_retries"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_IN_PROCESS_RETRY_INITIAL_MS",
+        &["connector", "in_process_retry_initial_ms"],
         Kind::Scalar,
     ),
     var(
@@ -130,6 +165,16 @@ pub(crate) const ENV_VARS: &[EnvVar] = &[
     var(
         "CONNECTOR_IN_PROCESS_RETRY_MAX_MS",
         &["connector", "in_process_retry_max_ms"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_BREAKER_THRESHOLD",
+        &["connector", "breaker_threshold"],
+        Kind::Scalar,
+    ),
+    var(
+        "CONNECTOR_BREAKER_COOLDOWN",
+        &["connector", "breaker_cooldown"],
         Kind::Scalar,
     ),
     var(

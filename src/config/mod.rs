@@ -29,6 +29,7 @@ use crate::limits::Limits;
 use crate::mapping::{FourBytePolicy, MappingOptions};
 use crate::misp::client::ClientSettings;
 use crate::telemetry::logging::LogFormat;
+use crate::worker::WorkerSettings;
 
 pub use secret::{AdditionalHeaders, SecretUrl};
 
@@ -109,6 +110,13 @@ pub struct AmqpConfig {
     pub prefetch: u16,
     /// AMQP heartbeat interval.
     pub heartbeat: Duration,
+    /// Quorum queues only: deliveries after which RabbitMQ itself dead-letters a message that keeps coming
+    /// back (e.g. one that crashes the worker); 0 = no limit.
+    pub delivery_limit: u32,
+    /// First reconnect delay after a lost connection (doubles up to `reconnect_max`, with jitter).
+    pub reconnect_initial: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
     /// TLS settings for `amqps://`.
     pub tls: AmqpTls,
     /// Connection name shown in the RabbitMQ management UI.
@@ -120,7 +128,7 @@ pub struct AmqpConfig {
 pub struct AmqpTls {
     /// Extra PEM CA bundle to trust.
     pub ca_file: Option<PathBuf>,
-    /// Verify the broker certificate (default true).
+    /// Verify the broker certificate: always true (turning it off is refused at load).
     pub verify: bool,
 }
 
@@ -148,16 +156,28 @@ impl QueueType {
 /// `connector:` — behaviour of the worker process itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorConfig {
-    /// Stories in flight per worker.
+    /// Most stories in flight per worker (upper bound of the adaptive limit).
     pub concurrency: usize,
-    /// Deliveries of one message before it is dead-lettered.
+    /// Lower bound of the adaptive limit.
+    pub min_concurrency: usize,
+    /// MISP latency above which the adaptive limit shrinks.
+    pub latency_target: Duration,
+    /// Processing rounds (first delivery + trips through the retry queue) before a message is dead-lettered.
     pub max_attempts: u32,
-    /// First retry delay (doubles each attempt, with jitter).
-    pub retry_initial_delay: Duration,
-    /// Longest retry delay.
-    pub retry_max_delay: Duration,
-    /// Retry delays up to this are waited in process; longer ones go through the retry queue.
+    /// Quick retries inside one round, for short waits, before the message goes to the retry queue.
+    pub in_process_retries: u32,
+    /// First in-process retry delay (doubles, with jitter).
+    pub in_process_retry_initial: Duration,
+    /// Longest in-process wait; a longer one (e.g. a big `Retry-After`) goes through the retry queue.
     pub in_process_retry_max: Duration,
+    /// First retry-queue delay (doubles per round, with jitter).
+    pub retry_initial_delay: Duration,
+    /// Longest retry-queue delay.
+    pub retry_max_delay: Duration,
+    /// Consecutive MISP transient failures that open the circuit breaker.
+    pub breaker_threshold: u32,
+    /// How long the breaker stays open before a half-open probe.
+    pub breaker_cooldown: Duration,
     /// Deadline for in-flight work on SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
     /// Log filter (`info`, `debug`, or a `tracing` directive such as `info,lapin=warn`); `RUST_LOG` wins.
@@ -283,6 +303,52 @@ impl Config {
     /// MISP_SSL_CHECK?)`. Log them as warnings once logging is up.
     pub fn ignored_environment(&self) -> &[String] {
         &self.ignored_env
+    }
+
+    /// Settings of the queue worker (`amqp:`, `connector:`, `limits:` and the mapping options), or the error
+    /// naming the missing AMQP key.
+    pub fn worker_settings(&self) -> Result<WorkerSettings, ConfigError> {
+        use secrecy::ExposeSecret;
+        let amqp = self.amqp()?;
+        let c = &self.connector;
+        let mut s = WorkerSettings::new(amqp.url.expose_secret(), amqp.queue.clone());
+        s.declare = amqp.declare;
+        s.queue_type = match amqp.queue_type {
+            QueueType::Quorum => crate::worker::QueueType::Quorum,
+            QueueType::Classic => crate::worker::QueueType::Classic,
+        };
+        s.delivery_limit = amqp.delivery_limit;
+        s.dlq = amqp.dead_letter_queue.clone();
+        s.retry_queue = amqp.retry_queue.clone();
+        s.results_queue = amqp.results_queue.clone();
+        s.prefetch = amqp.prefetch;
+        s.heartbeat = u16::try_from(amqp.heartbeat.as_secs()).unwrap_or(u16::MAX);
+        s.tls = crate::worker::TlsSettings {
+            ca_file: amqp.tls.ca_file.clone(),
+        };
+        s.connection_name = amqp.connection_name.clone();
+        s.reconnect_initial = amqp.reconnect_initial;
+        s.reconnect_max = amqp.reconnect_max;
+        s.concurrency = c.concurrency;
+        s.min_concurrency = c.min_concurrency;
+        s.latency_target = c.latency_target;
+        s.max_attempts = c.max_attempts;
+        s.in_process_retries = c.in_process_retries;
+        s.backoff_initial = c.in_process_retry_initial;
+        s.backoff_in_process_max = c.in_process_retry_max;
+        s.retry_delay_initial = c.retry_initial_delay;
+        s.retry_delay_max = c.retry_max_delay;
+        s.breaker_threshold = c.breaker_threshold;
+        s.breaker_cooldown = c.breaker_cooldown;
+        s.shutdown_deadline = c.shutdown_timeout;
+        s.convert = self.convert_options();
+        // Everything was validated at load; the worker's own check stays as a second line of defence.
+        s.validate().map_err(|e| ConfigError::Invalid {
+            key: e.key.to_string(),
+            env: None,
+            message: e.message,
+        })?;
+        Ok(s)
     }
 
     /// Options for the pure conversion (limits + event settings).

@@ -112,6 +112,9 @@ struct RawAmqp {
     results_queue: Option<String>,
     prefetch: u64,
     heartbeat: u64,
+    delivery_limit: u64,
+    reconnect_initial_ms: u64,
+    reconnect_max: u64,
     tls: RawTls,
     connection_name: Option<String>,
 }
@@ -134,6 +137,9 @@ impl Default for RawAmqp {
             results_queue: None,
             prefetch: 64,
             heartbeat: 30,
+            delivery_limit: 50,
+            reconnect_initial_ms: 1_000,
+            reconnect_max: 60,
             tls: RawTls::default(),
             connection_name: None,
         }
@@ -163,10 +169,16 @@ impl Default for RawTls {
 #[serde(expecting = "a mapping of connector settings")]
 struct RawConnector {
     concurrency: u64,
+    min_concurrency: u64,
+    latency_target_ms: u64,
     max_attempts: u64,
+    in_process_retries: u64,
+    in_process_retry_initial_ms: u64,
+    in_process_retry_max_ms: u64,
     retry_initial_delay_ms: u64,
     retry_max_delay_ms: u64,
-    in_process_retry_max_ms: u64,
+    breaker_threshold: u64,
+    breaker_cooldown: u64,
     shutdown_timeout: u64,
     log_level: String,
     log_format: LogFormat,
@@ -180,8 +192,8 @@ const PLACEHOLDER: &str = "ChangeMe";
 /// Defaults of the `connector:` section (also used by `docs/configuration.md`).
 pub(crate) const DEFAULT_CONCURRENCY: u64 = 16;
 pub(crate) const DEFAULT_MAX_ATTEMPTS: u64 = 5;
-pub(crate) const DEFAULT_RETRY_INITIAL_DELAY_MS: u64 = 1_000;
-pub(crate) const DEFAULT_RETRY_MAX_DELAY_MS: u64 = 300_000;
+pub(crate) const DEFAULT_RETRY_INITIAL_DELAY_MS: u64 = 30_000;
+pub(crate) const DEFAULT_RETRY_MAX_DELAY_MS: u64 = 1_800_000;
 pub(crate) const DEFAULT_IN_PROCESS_RETRY_MAX_MS: u64 = 10_000;
 pub(crate) const DEFAULT_METRICS_PORT: u16 = 9095;
 
@@ -189,10 +201,16 @@ impl Default for RawConnector {
     fn default() -> Self {
         RawConnector {
             concurrency: DEFAULT_CONCURRENCY,
+            min_concurrency: 1,
+            latency_target_ms: 5_000,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            in_process_retries: 3,
+            in_process_retry_initial_ms: 500,
+            in_process_retry_max_ms: DEFAULT_IN_PROCESS_RETRY_MAX_MS,
             retry_initial_delay_ms: DEFAULT_RETRY_INITIAL_DELAY_MS,
             retry_max_delay_ms: DEFAULT_RETRY_MAX_DELAY_MS,
-            in_process_retry_max_ms: DEFAULT_IN_PROCESS_RETRY_MAX_MS,
+            breaker_threshold: 5,
+            breaker_cooldown: 30,
             shutdown_timeout: 30,
             log_level: "info".to_string(),
             log_format: LogFormat::Json,
@@ -549,6 +567,26 @@ fn build_amqp(c: &Check<'_>, a: RawAmqp) -> Result<AmqpSection, ConfigError> {
 
     let prefetch = c.range("amqp.prefetch", a.prefetch, 1, u64::from(u16::MAX))? as u16;
     let heartbeat = Duration::from_secs(c.range("amqp.heartbeat", a.heartbeat, 1, 3600)?);
+    let delivery_limit = c.range("amqp.delivery_limit", a.delivery_limit, 0, 100_000)? as u32;
+    let reconnect_initial = Duration::from_millis(c.range(
+        "amqp.reconnect_initial_ms",
+        a.reconnect_initial_ms,
+        1,
+        3_600_000,
+    )?);
+    let reconnect_max = c.positive_secs("amqp.reconnect_max", a.reconnect_max)?;
+    if reconnect_max < reconnect_initial {
+        return Err(c.err(
+            "amqp.reconnect_max",
+            "must be at least amqp.reconnect_initial_ms",
+        ));
+    }
+    if !a.tls.verify {
+        return Err(c.err(
+            "amqp.tls.verify",
+            "turning broker certificate verification off is not supported; trust a private CA with amqp.tls.ca_file",
+        ));
+    }
     let tls = AmqpTls {
         ca_file: c.file("amqp.tls.ca_file", a.tls.ca_file)?,
         verify: a.tls.verify,
@@ -621,6 +659,9 @@ fn build_amqp(c: &Check<'_>, a: RawAmqp) -> Result<AmqpSection, ConfigError> {
         results_queue,
         prefetch,
         heartbeat,
+        delivery_limit,
+        reconnect_initial,
+        reconnect_max,
         tls,
         connection_name,
     })))
@@ -653,8 +694,35 @@ fn amqp_url_from_parts(c: &Check<'_>, host: &str, a: &RawAmqp) -> Result<SecretU
 
 fn build_connector(c: &Check<'_>, r: RawConnector) -> Result<ConnectorConfig, ConfigError> {
     let concurrency = c.range("connector.concurrency", r.concurrency, 1, 4096)? as usize;
+    let min_concurrency = c.range(
+        "connector.min_concurrency",
+        r.min_concurrency,
+        1,
+        concurrency as u64,
+    )? as usize;
     let max_attempts = c.range("connector.max_attempts", r.max_attempts, 1, 1000)? as u32;
+    let in_process_retries =
+        c.range("connector.in_process_retries", r.in_process_retries, 0, 100)? as u32;
+    let breaker_threshold = c.range(
+        "connector.breaker_threshold",
+        r.breaker_threshold,
+        1,
+        10_000,
+    )? as u32;
+    let breaker_cooldown = c.positive_secs("connector.breaker_cooldown", r.breaker_cooldown)?;
     let day_ms = 24 * 3600 * 1000;
+    let latency_target = c.range(
+        "connector.latency_target_ms",
+        r.latency_target_ms,
+        1,
+        day_ms,
+    )?;
+    let in_process_initial = c.range(
+        "connector.in_process_retry_initial_ms",
+        r.in_process_retry_initial_ms,
+        1,
+        day_ms,
+    )?;
     let initial = c.range(
         "connector.retry_initial_delay_ms",
         r.retry_initial_delay_ms,
@@ -676,18 +744,32 @@ fn build_connector(c: &Check<'_>, r: RawConnector) -> Result<ConnectorConfig, Co
     let in_process = c.range(
         "connector.in_process_retry_max_ms",
         r.in_process_retry_max_ms,
-        0,
+        1,
         day_ms,
     )?;
+    if in_process < in_process_initial {
+        return Err(c.err(
+            "connector.in_process_retry_max_ms",
+            format!(
+                "must be at least connector.in_process_retry_initial_ms ({in_process_initial})"
+            ),
+        ));
+    }
     let shutdown_timeout = c.positive_secs("connector.shutdown_timeout", r.shutdown_timeout)?;
     let log_level =
         logging::normalise_level(&r.log_level).map_err(|e| c.err("connector.log_level", e))?;
     Ok(ConnectorConfig {
         concurrency,
+        min_concurrency,
+        latency_target: Duration::from_millis(latency_target),
         max_attempts,
+        in_process_retries,
+        in_process_retry_initial: Duration::from_millis(in_process_initial),
+        in_process_retry_max: Duration::from_millis(in_process),
         retry_initial_delay: Duration::from_millis(initial),
         retry_max_delay: Duration::from_millis(max),
-        in_process_retry_max: Duration::from_millis(in_process),
+        breaker_threshold,
+        breaker_cooldown,
         shutdown_timeout,
         log_level,
         log_format: r.log_format,

@@ -17,6 +17,8 @@ pub enum FaultKind {
     TooManyRequests { retry_after_secs: u64 },
     /// Close the connection without writing any response.
     Drop,
+    /// Wait this long, then answer normally (a slow MISP for one endpoint; client timeouts).
+    Delay(Duration),
 }
 
 /// One armed rule: the next `remaining` requests whose path starts with `prefix` (all when `None`) get `kind`.
@@ -89,6 +91,12 @@ impl Faults {
     /// The next `n` requests under `prefix` get their connection closed without a response.
     pub fn drop_next(&self, n: u32, prefix: Option<&str>) {
         self.push(n, FaultKind::Drop, prefix);
+    }
+
+    /// The next `n` requests under `prefix` are answered normally but only after `delay` (on top of the
+    /// fixed latency), e.g. to trigger a client's request timeout on one endpoint.
+    pub fn delay_next(&self, n: u32, delay: Duration, prefix: Option<&str>) {
+        self.push(n, FaultKind::Delay(delay), prefix);
     }
 
     /// Arm an arbitrary rule. Rules are consulted in the order they were added.

@@ -30,6 +30,7 @@ mod types;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -88,8 +89,8 @@ impl Default for FakeConfig {
                 org_ids: vec![ORG_A_ID, ORG_B_ID],
             }],
             latency: Duration::ZERO,
-            request_log_capacity: 10_000,
-            request_log_body_bytes: 1024 * 1024,
+            request_log_capacity: 1_000,
+            request_log_body_bytes: 256 * 1024,
         }
     }
 }
@@ -139,6 +140,8 @@ pub struct FakeState {
     faults: Faults,
     log: Mutex<RequestLog>,
     base_url: String,
+    /// Frozen server clock (unix seconds); 0 = the real clock.
+    clock: AtomicI64,
 }
 
 impl FakeState {
@@ -149,6 +152,21 @@ impl FakeState {
 
     fn lock_log(&self) -> MutexGuard<'_, RequestLog> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The server's "now" in unix seconds (frozen by [`FakeState::set_clock`], else the real clock).
+    pub fn now(&self) -> i64 {
+        match self.clock.load(Ordering::Relaxed) {
+            0 => chrono::Utc::now().timestamp(),
+            frozen => frozen,
+        }
+    }
+
+    /// Freeze the server clock at `unix_secs` (`None` = real clock again). MISP stamps events and
+    /// attributes with its own clock when the client sends no timestamp, so deterministic tests of the
+    /// "not newer than the local copy" guard need this.
+    pub fn set_clock(&self, unix_secs: Option<i64>) {
+        self.clock.store(unix_secs.unwrap_or(0), Ordering::Relaxed);
     }
 
     fn admin(&self) -> Option<&User> {
@@ -269,6 +287,7 @@ impl FakeMisp {
                 ..RequestLog::default()
             }),
             base_url,
+            clock: AtomicI64::new(0),
         });
         let app = Router::new()
             .fallback(routes::handle)

@@ -285,14 +285,13 @@ impl Store {
         id
     }
 
-    /// An event by numeric id or uuid (MISP accepts both in URLs).
+    /// An event by numeric id or uuid (MISP accepts both in URLs). Uuids are compared exactly: the column
+    /// collation is case-sensitive (`utf8mb3_bin`), so an upper-case uuid finds nothing.
     pub fn find_event(&self, id_or_uuid: &str) -> Option<u64> {
         if let Ok(id) = id_or_uuid.parse::<u64>() {
             return self.events.contains_key(&id).then_some(id);
         }
-        self.event_by_uuid
-            .get(&id_or_uuid.to_ascii_lowercase())
-            .copied()
+        self.event_by_uuid.get(id_or_uuid).copied()
     }
 
     /// An attribute by numeric id or uuid.
@@ -300,9 +299,7 @@ impl Store {
         if let Ok(id) = id_or_uuid.parse::<u64>() {
             return self.attrs.contains_key(&id).then_some(id);
         }
-        self.attr_by_uuid
-            .get(&id_or_uuid.to_ascii_lowercase())
-            .copied()
+        self.attr_by_uuid.get(id_or_uuid).copied()
     }
 
     /// A report by numeric id or uuid.
@@ -310,9 +307,7 @@ impl Store {
         if let Ok(id) = id_or_uuid.parse::<u64>() {
             return self.reports.contains_key(&id).then_some(id);
         }
-        self.report_by_uuid
-            .get(&id_or_uuid.to_ascii_lowercase())
-            .copied()
+        self.report_by_uuid.get(id_or_uuid).copied()
     }
 
     /// Whether `user` may see `event` (distribution rules; site admins see everything).

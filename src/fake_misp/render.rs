@@ -40,11 +40,11 @@ fn tags(store: &Store, refs: &[TagRef]) -> Vec<Value> {
 }
 
 /// An attribute inside an event view (transcript 4), with its open proposals.
-pub fn attribute_in_event(store: &Store, a: &Attr, viewer: &User, owner_view: bool) -> Value {
-    let proposals: Vec<Value> = store
-        .proposals
-        .values()
-        .filter(|p| p.old_id == a.id && !p.deleted && (owner_view || p.org_id == viewer.org_id))
+/// `open` holds the event's open proposals the viewer may see (computed once per event view).
+pub fn attribute_in_event(store: &Store, a: &Attr, open: &[&Proposal]) -> Value {
+    let proposals: Vec<Value> = open
+        .iter()
+        .filter(|p| p.old_id == a.id)
         .map(|p| proposal_in_event(store, p))
         .collect();
     let mut v = json!({
@@ -82,19 +82,13 @@ pub fn attribute_flat(a: &Attr, with_value12: bool) -> Value {
 }
 
 /// An object inside an event view (transcript 96).
-pub fn object_in_event(
-    store: &Store,
-    o: &Obj,
-    viewer: &User,
-    owner_view: bool,
-    opts: ViewOpts,
-) -> Value {
+pub fn object_in_event(store: &Store, o: &Obj, open: &[&Proposal], opts: ViewOpts) -> Value {
     let attrs: Vec<Value> = o
         .attributes
         .iter()
         .filter_map(|id| store.attrs.get(id))
         .filter(|a| opts.include_deleted || !a.deleted)
-        .map(|a| attribute_in_event(store, a, viewer, owner_view))
+        .map(|a| attribute_in_event(store, a, open))
         .collect();
     json!({
         "id": s(o.id), "name": o.name, "meta-category": o.meta_category, "description": o.description,
@@ -274,19 +268,27 @@ pub fn event(store: &Store, e: &Event, viewer: &User, opts: ViewOpts) -> Value {
         m.insert("event_creator_email".to_owned(), s(&e.creator_email));
     }
     if !opts.metadata {
+        // The event's open proposals this viewer may see, gathered once (not once per attribute).
+        let open: Vec<&Proposal> = store
+            .proposals
+            .values()
+            .filter(|p| {
+                p.event_id == e.id && !p.deleted && (owner_view || p.org_id == viewer.org_id)
+            })
+            .collect();
         let attrs: Vec<Value> = e
             .attributes
             .iter()
             .filter_map(|id| store.attrs.get(id))
             .filter(|a| opts.include_deleted || !a.deleted)
-            .map(|a| attribute_in_event(store, a, viewer, owner_view))
+            .map(|a| attribute_in_event(store, a, &open))
             .collect();
         let objects: Vec<Value> = e
             .objects
             .iter()
             .filter_map(|id| store.objects.get(id))
             .filter(|o| opts.include_deleted || !o.deleted)
-            .map(|o| object_in_event(store, o, viewer, owner_view, opts))
+            .map(|o| object_in_event(store, o, &open, opts))
             .collect();
         let reports: Vec<Value> = e
             .reports
@@ -294,15 +296,9 @@ pub fn event(store: &Store, e: &Event, viewer: &User, opts: ViewOpts) -> Value {
             .filter_map(|id| store.reports.get(id))
             .map(report)
             .collect();
-        let proposals: Vec<Value> = store
-            .proposals
-            .values()
-            .filter(|p| {
-                p.event_id == e.id
-                    && p.old_id == 0
-                    && !p.deleted
-                    && (owner_view || p.org_id == viewer.org_id)
-            })
+        let proposals: Vec<Value> = open
+            .iter()
+            .filter(|p| p.old_id == 0)
             .map(|p| proposal_in_event(store, p))
             .collect();
         m.insert("Attribute".to_owned(), Value::Array(attrs));

@@ -133,7 +133,14 @@ enum Endpoint {
     EventsDelete,
     EventsRestSearch,
     EventsAddTag,
+    EventsRemoveTag,
+    EventsIndex,
+    AttributesRestSearch,
+    TagsIndex,
     AttributesAdd,
+    AttributesAddTag,
+    TagsAttach,
+    TagsRemove,
     AttributesEdit,
     ObjectsAdd,
     ReportsAdd,
@@ -168,6 +175,13 @@ impl Endpoint {
             ("events", "delete") if (post || method == Method::DELETE) && has1 => EventsDelete,
             ("events", "restSearch") if post => EventsRestSearch,
             ("events", "addTag") if post => EventsAddTag,
+            ("events", "removeTag") if post && has1 => EventsRemoveTag,
+            ("events", "index") if get => EventsIndex,
+            ("attributes", "restSearch") if post => AttributesRestSearch,
+            ("tags", "index") if get => TagsIndex,
+            ("attributes", "addTag") if post && has1 => AttributesAddTag,
+            ("tags", "attachTagToObject") if post => TagsAttach,
+            ("tags", "removeTagFromObject") if post => TagsRemove,
             ("attributes", "add") if post && has1 => AttributesAdd,
             ("attributes", "edit") if post && has1 => AttributesEdit,
             ("objects", "add") if post && has1 => ObjectsAdd,
@@ -195,7 +209,10 @@ impl Endpoint {
             EventsAdd
                 | EventsEdit
                 | EventsRestSearch
+                | AttributesRestSearch
                 | EventsAddTag
+                | TagsAttach
+                | TagsRemove
                 | AttributesAdd
                 | AttributesEdit
                 | ObjectsAdd
@@ -284,7 +301,12 @@ pub async fn handle(
         Ok(b) => b,
         Err(_) => Bytes::new(),
     };
-    let (response, items) = match state.faults.take(&path) {
+    let mut fault = state.faults.take(&path);
+    if let Some(FaultKind::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+        fault = None;
+    }
+    let (response, items) = match fault {
         Some(FaultKind::Drop) => {
             // Kill the connection: hyper fails to write the response and closes the socket.
             conn.kill.store(true, Ordering::SeqCst);
@@ -303,7 +325,7 @@ pub async fn handle(
                 .insert("X-Rate-Limit-Reset", HeaderValue::from(retry_after_secs));
             (r, 0)
         }
-        None => {
+        Some(FaultKind::Delay(_)) | None => {
             let reply = dispatch(&state, &method, &path, &parts.headers, &body).await;
             let items = reply.items;
             (json_response(reply), items)
@@ -359,7 +381,7 @@ async fn dispatch(
     }
     let empty = Value::Object(Map::new());
     let body_value = parsed.as_ref().unwrap_or(&empty);
-    let now = chrono::Utc::now().timestamp();
+    let now = state.now();
     let opts = ViewOpts {
         include_deleted: url.named_flag("deleted"),
         metadata: url.named_flag("metadata"),
@@ -407,6 +429,20 @@ async fn dispatch(
             };
             store.events_add_tag(&user, &event, &tag)
         }
+        EventsIndex => store.events_index(&user),
+        TagsIndex => store.tags_index(),
+        AttributesRestSearch => match input::unwrap(body_value, &[]) {
+            Some(m) => store.attributes_rest_search(&user, m),
+            None => Reply::exception(400, "Invalid input.", path),
+        },
+        EventsRemoveTag => store.events_remove_tag(&user, url.arg(0), url.arg(1)),
+        AttributesAddTag => {
+            store.attributes_add_tag(&user, url.arg(0), url.arg(1), url.named_flag("local"))
+        }
+        TagsAttach | TagsRemove => match input::unwrap(body_value, &[]) {
+            Some(m) => store.tags_attach(&user, m, endpoint == TagsAttach, path),
+            None => Reply::exception(405, "Invalid input.", path),
+        },
         AttributesAdd => store.attributes_add(&user, url.arg(0), body_value, path, now),
         AttributesEdit => store.attributes_edit(&user, url.arg(0), body_value, path, now),
         ObjectsAdd => {
@@ -431,8 +467,21 @@ async fn dispatch(
             let include_deleted = url.named("deleted") != Some("0");
             store.proposals_index(&user, url.args.first().map(String::as_str), include_deleted)
         }
-        ProposalsAccept => store.proposals_resolve(&user, url.arg(0), true, path, now),
-        ProposalsDiscard => store.proposals_resolve(&user, url.arg(0), false, path, now),
+        // #57: this action answers with the absolute URL.
+        ProposalsAccept => store.proposals_resolve(
+            &user,
+            url.arg(0),
+            true,
+            &format!("{}{path}", state.base_url),
+            now,
+        ),
+        ProposalsDiscard => store.proposals_resolve(
+            &user,
+            url.arg(0),
+            false,
+            &format!("{}{path}", state.base_url),
+            now,
+        ),
         EventsAdd => Reply::internal(path),
     }
 }
@@ -547,5 +596,59 @@ mod tests {
             Endpoint::route(&Method::GET, &CakeUrl::parse("/events/view")),
             None
         );
+    }
+
+    #[test]
+    fn authentication_follows_misp_key_rules() {
+        let store = crate::fake_misp::model::Store::new(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+            Vec::new(),
+        );
+        let users = &store.users;
+        let with = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                if let Ok(v) = HeaderValue::from_str(v) {
+                    h.insert(*k, v);
+                }
+            }
+            h
+        };
+        let org = |h: &HeaderMap| authenticate(h, users).map(|u| u.org_id);
+        assert_eq!(
+            org(&with(&[(
+                "authorization",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            )])),
+            Some(1)
+        );
+        // X-MISP-AUTH wins over Authorization.
+        let both = with(&[
+            ("authorization", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            ("x-misp-auth", "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"),
+        ]);
+        assert_eq!(org(&both), Some(2));
+        // A comma-separated list is tried in order; malformed entries never match.
+        let list = with(&[(
+            "authorization",
+            "short, BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+        )]);
+        assert_eq!(org(&list), Some(2));
+        assert_eq!(org(&with(&[("authorization", "Basic dXNlcjpwYXNz")])), None);
+        assert_eq!(
+            org(&with(&[(
+                "authorization",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!"
+            )])),
+            None
+        );
+        assert_eq!(org(&HeaderMap::new()), None);
+        assert_eq!(key_label(&both, users), "<org 2 key>");
+        assert_eq!(
+            key_label(&with(&[("authorization", "nope")]), users),
+            "<bad key>"
+        );
+        assert_eq!(key_label(&HeaderMap::new(), users), "");
     }
 }

@@ -11,7 +11,8 @@
 //!    (the error names the JSON path and the object id);
 //! 4. each array item becomes an [`Object`] on its own: an item that is not an object with string `type` and
 //!    `id`, or whose `id` is not `<type>--<uuid>`, is skipped with a [`Warning`] — one bad object never drops
-//!    the rest.
+//!    the rest. Several versions of one id (STIX versioning) keep one object: the newest `modified` (else
+//!    `created`), the first on a tie, with a warning.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -214,26 +215,62 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Bundle, ParseError> {
 
     let mut warnings = Vec::new();
     let mut objects = Vec::with_capacity(items.len());
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    // id → (position in `objects`, index in the input)
+    let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
     for (i, item) in items.into_iter().enumerate() {
-        match read_object(i, item) {
-            Ok(object) => {
-                if let Some(first) = seen.get(&object.id) {
-                    warnings.push(Warning::about(
-                        object.id.clone(),
-                        format!(
-                            "objects[{i}] repeats the id of objects[{first}]; the first one is used"
-                        ),
-                    ));
-                } else {
-                    seen.insert(object.id.clone(), i);
-                }
-                objects.push(object);
+        let object = match read_object(i, item) {
+            Ok(object) => object,
+            Err(w) => {
+                warnings.push(w);
+                continue;
             }
-            Err(w) => warnings.push(w),
+        };
+        let Some(&(at, first)) = seen.get(&object.id) else {
+            seen.insert(object.id.clone(), (objects.len(), i));
+            objects.push(object);
+            continue;
+        };
+        let kept = &objects[at];
+        if *kept == object {
+            warnings.push(Warning::about(
+                object.id.clone(),
+                format!("objects[{i}] repeats objects[{first}]; ignored"),
+            ));
+        } else if version(&object) > version(kept) {
+            warnings.push(Warning::about(
+                object.id.clone(),
+                format!(
+                    "objects[{i}] is a newer version of objects[{first}] (modified {}); it replaces it",
+                    version_text(&object)
+                ),
+            ));
+            objects[at] = object;
+        } else {
+            warnings.push(Warning::about(
+                object.id.clone(),
+                format!(
+                    "objects[{i}] is another version of objects[{first}] (modified {}, not newer); ignored",
+                    version_text(&object)
+                ),
+            ));
         }
     }
     Ok(Bundle::from_objects(id, objects, warnings))
+}
+
+/// The STIX version of an object: `modified`, else `created` (RFC 3339); `None` when neither reads.
+fn version(o: &Object) -> Option<chrono::DateTime<chrono::Utc>> {
+    ["modified", "created"].iter().find_map(|k| {
+        o.str(k)
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s.trim()).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    })
+}
+
+fn version_text(o: &Object) -> String {
+    o.str("modified")
+        .or_else(|| o.str("created"))
+        .map_or_else(|| "unknown".to_owned(), quoted_prefix)
 }
 
 /// One bundle item → an [`Object`], or the warning saying why it was skipped.

@@ -16,6 +16,8 @@
 //! identities, extension definitions, language content, news items and the presenter's `taranis-*`
 //! x-misp-objects. Objects referenced but absent from the bundle are skipped; each object appears once.
 //!
+//! Copies are bounded by `ObjectBudget` (twice the bundle's object count plus 1,000 over all stories).
+//!
 //! **Single-story rule:** many producers forget `object_refs`. When a bundle holds exactly one story, every
 //! other content object of the bundle is added to it too (after the referenced ones, in bundle order).
 //!
@@ -24,10 +26,11 @@
 //! Timestamps are RFC 3339, read leniently (`+00:00`, no offset = UTC, a space for `T`, a bare date);
 //! an unreadable one becomes `None` with a warning.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::error::{Classify, ErrorClass, Warning};
 use crate::stix::{Bundle, Object};
@@ -51,30 +54,38 @@ impl Classify for ExtractError {
 pub fn extract_stories(bundle: &Bundle) -> Result<(Vec<Story>, Vec<Warning>), ExtractError> {
     let mut warnings = Vec::new();
     let mut stories: Vec<Story> = Vec::new();
+    let mut by_id: HashMap<Uuid, usize> = HashMap::new();
+    let mut budget = ObjectBudget::for_bundle(bundle);
     for container in bundle.objects.iter().filter(|o| is_container(o)) {
         if is_product_grouping(container) {
             continue;
         }
         if presenter::is_presenter(container, bundle) {
-            for story in presenter::stories(container, bundle, &mut warnings) {
-                add_story(&mut stories, story, &mut warnings);
+            for story in presenter::stories(container, bundle, &mut budget, &mut warnings) {
+                add_story(&mut stories, &mut by_id, story, &mut warnings);
             }
-        } else if let Some(story) = native::story(container, bundle, &mut warnings) {
-            add_story(&mut stories, story, &mut warnings);
+        } else if let Some(story) = native::story(container, bundle, &mut budget, &mut warnings) {
+            add_story(&mut stories, &mut by_id, story, &mut warnings);
         }
     }
     if stories.is_empty() {
         return Err(ExtractError::NoStory);
     }
     if let [only] = stories.as_mut_slice() {
-        add_unreferenced_content(only, bundle);
+        add_unreferenced_content(only, bundle, &mut budget, &mut warnings);
     }
     Ok((stories, warnings))
 }
 
 /// Append a story, or merge it with an earlier one of the same id (newest version wins, the first on a tie).
-fn add_story(stories: &mut Vec<Story>, story: Story, warnings: &mut Vec<Warning>) {
-    let Some(existing) = stories.iter_mut().find(|s| s.id == story.id) else {
+fn add_story(
+    stories: &mut Vec<Story>,
+    by_id: &mut HashMap<Uuid, usize>,
+    story: Story,
+    warnings: &mut Vec<Warning>,
+) {
+    let Some(existing) = by_id.get(&story.id).map(|&i| &mut stories[i]) else {
+        by_id.insert(story.id, stories.len());
         stories.push(story);
         return;
     };
@@ -110,10 +121,28 @@ fn add_story(stories: &mut Vec<Story>, story: Story, warnings: &mut Vec<Warning>
 }
 
 /// The single-story rule: add every content object of the bundle the story does not hold yet.
-fn add_unreferenced_content(story: &mut Story, bundle: &Bundle) {
+fn add_unreferenced_content(
+    story: &mut Story,
+    bundle: &Bundle,
+    budget: &mut ObjectBudget,
+    warnings: &mut Vec<Warning>,
+) {
     let mut seen: HashSet<String> = story.objects.iter().map(|o| o.id.clone()).collect();
     for object in &bundle.objects {
-        if is_content(object) && seen.insert(object.id.clone()) {
+        if is_content(object) && !seen.contains(&object.id) {
+            if budget.left == 0 {
+                warnings.push(Warning::about(
+                    story.source_id.clone(),
+                    format!(
+                        "story objects cut after {}: more than {} objects in all",
+                        story.objects.len(),
+                        budget.limit
+                    ),
+                ));
+                return;
+            }
+            budget.left -= 1;
+            seen.insert(object.id.clone());
             story.objects.push(object.clone());
         }
     }
@@ -169,28 +198,58 @@ pub(super) fn is_content(o: &Object) -> bool {
     }
 }
 
-/// The content objects reachable from `refs` (see the module doc), in breadth-first order, each once.
+/// Caps how many objects are copied into the stories of one bundle.
+///
+/// Stories may share objects, so without a cap a hostile bundle (many reports all referring to one large
+/// observed-data) would make extraction copy and walk the same objects once per story. The cap is twice the
+/// bundle's object count plus 1,000: every story of a legitimate bundle fits; past it, a story's objects are cut
+/// (in their deterministic order) with a warning.
+pub(super) struct ObjectBudget {
+    left: usize,
+    limit: usize,
+}
+
+impl ObjectBudget {
+    pub(super) fn for_bundle(bundle: &Bundle) -> ObjectBudget {
+        let limit = bundle.objects.len().saturating_mul(2).saturating_add(1000);
+        ObjectBudget { left: limit, limit }
+    }
+}
+
+/// The content objects reachable from `refs` (see the module doc), in breadth-first order, each once, at most
+/// what the budget allows (a warning about `owner` when cut).
 pub(super) fn collect_objects<'a>(
     bundle: &Bundle,
     refs: impl IntoIterator<Item = &'a str>,
+    budget: &mut ObjectBudget,
+    owner: &str,
+    warnings: &mut Vec<Warning>,
 ) -> Vec<Object> {
     fn add<'b>(
         bundle: &'b Bundle,
         id: &str,
         seen: &mut HashSet<&'b str>,
         out: &mut Vec<&'b Object>,
-    ) {
+        cap: usize,
+    ) -> bool {
         if let Some(o) = bundle.get(id)
-            && seen.insert(o.id.as_str())
             && is_content(o)
+            && !seen.contains(o.id.as_str())
         {
+            if out.len() >= cap {
+                return false;
+            }
+            seen.insert(o.id.as_str());
             out.push(o);
         }
+        true
     }
+    let cap = budget.left;
     let mut seen: HashSet<&str> = HashSet::new();
     let mut out: Vec<&Object> = Vec::new();
+    let mut complete = true;
     for r in refs {
-        add(bundle, r, &mut seen, &mut out);
+        complete &= add(bundle, r, &mut seen, &mut out, cap);
     }
     let mut i = 0;
     while let Some(&o) = out.get(i) {
@@ -200,18 +259,29 @@ pub(super) fn collect_objects<'a>(
             }
             if key.ends_with("_ref") {
                 if let Some(id) = value.as_str() {
-                    add(bundle, id, &mut seen, &mut out);
+                    complete &= add(bundle, id, &mut seen, &mut out, cap);
                 }
             } else if key.ends_with("_refs")
                 && let Some(items) = value.as_array()
             {
                 for id in items.iter().filter_map(Value::as_str) {
-                    add(bundle, id, &mut seen, &mut out);
+                    complete &= add(bundle, id, &mut seen, &mut out, cap);
                 }
             }
         }
         i += 1;
     }
+    if !complete {
+        warnings.push(Warning::about(
+            owner,
+            format!(
+                "story objects cut after {}: the bundle's stories refer to more than {} objects in all",
+                out.len(),
+                budget.limit
+            ),
+        ));
+    }
+    budget.left -= out.len();
     out.into_iter().cloned().collect()
 }
 
@@ -362,23 +432,23 @@ pub(super) fn normalise(story: &mut Story) {
 
 /// Append the news items' links (after the story's own links), tagged with the news item id.
 pub(super) fn add_news_item_links(story: &mut Story) {
-    let extra: Vec<StoryLink> = story
-        .news_items
+    let mut known: HashSet<(String, Option<String>)> = story
+        .links
         .iter()
-        .filter(|n| !n.link.trim().is_empty())
-        .map(|n| StoryLink {
-            url: n.link.trim().to_owned(),
-            news_item_id: Some(n.id.clone()).filter(|id| !id.is_empty()),
-            title: Some(n.title.clone()).filter(|t| !t.is_empty()),
-        })
+        .map(|l| (l.url.clone(), l.news_item_id.clone()))
         .collect();
-    for link in extra {
-        let known = story
-            .links
-            .iter()
-            .any(|l| l.url == link.url && l.news_item_id == link.news_item_id);
-        if !known {
-            story.links.push(link);
+    for n in &story.news_items {
+        let url = n.link.trim();
+        if url.is_empty() {
+            continue;
+        }
+        let news_item_id = Some(n.id.clone()).filter(|id| !id.is_empty());
+        if known.insert((url.to_owned(), news_item_id.clone())) {
+            story.links.push(StoryLink {
+                url: url.to_owned(),
+                news_item_id,
+                title: Some(n.title.clone()).filter(|t| !t.is_empty()),
+            });
         }
     }
 }
@@ -387,6 +457,35 @@ pub(super) fn add_news_item_links(story: &mut Story) {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn container_without_uuid_is_skipped_with_a_warning() {
+        let objects = [
+            serde_json::json!({"type":"report","id":"report--not-a-uuid","name":"bad"}),
+            serde_json::json!({"type":"grouping","id":"grouping--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","name":"good"}),
+        ]
+        .into_iter()
+        .filter_map(Object::from_value)
+        .collect();
+        let bundle = Bundle::from_objects(None, objects, Vec::new());
+        let (stories, warnings) = extract_stories(&bundle).unwrap();
+        assert_eq!(stories.len(), 1);
+        assert_eq!(stories[0].title, "good");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].object_id.as_deref(), Some("report--not-a-uuid"));
+
+        let only_bad = Bundle::from_objects(
+            None,
+            vec![
+                Object::from_value(serde_json::json!({"type":"report","id":"report--x"})).unwrap(),
+            ],
+            Vec::new(),
+        );
+        assert_eq!(
+            extract_stories(&only_bad).unwrap_err(),
+            ExtractError::NoStory
+        );
+    }
 
     #[test]
     fn timestamps_are_read_leniently() {

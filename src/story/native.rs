@@ -11,13 +11,15 @@
 //! Attributes with an empty value are dropped (as Taranis does when it exports to MISP).
 //! A news item without `story_id` gets the id of the story whose `object_refs` name it.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::Warning;
 use crate::stix::bundle::kind;
 use crate::stix::{Bundle, Object};
 use crate::story::extract::{
-    add_news_item_links, collect_objects, integer, normalise, scalar_text, timestamp,
+    ObjectBudget, add_news_item_links, collect_objects, integer, normalise, scalar_text, timestamp,
 };
 use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, tlp};
 
@@ -34,6 +36,7 @@ const STORY_FIELDS: [&str; 5] = ["summary", "comments", "relevance", "attributes
 pub(super) fn story(
     container: &Object,
     bundle: &Bundle,
+    budget: &mut ObjectBudget,
     warnings: &mut Vec<Warning>,
 ) -> Option<Story> {
     let cid = container.id.as_str();
@@ -53,9 +56,10 @@ pub(super) fn story(
 
     let refs: Vec<&str> = container.strings("object_refs").collect();
     let mut news_items: Vec<NewsItem> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for r in &refs {
         if let Some(o) = bundle.get(r).filter(|o| o.type_ == NEWS_ITEM_TYPE)
-            && !news_items.iter().any(|n| n.id == news_item_id(o))
+            && seen.insert(o.id.as_str())
         {
             news_items.push(news_item(o, &id.to_string(), warnings));
         }
@@ -94,7 +98,7 @@ pub(super) fn story(
         tlp: tlp::object_markings_tlp(container, bundle),
         links: external_links(container),
         news_items,
-        objects: collect_objects(bundle, refs.iter().copied()),
+        objects: collect_objects(bundle, refs.iter().copied(), budget, cid, warnings),
     };
     add_news_item_links(&mut story);
     normalise(&mut story);

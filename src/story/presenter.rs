@@ -9,6 +9,8 @@
 //! container. TLP: the markings of the container and of the story object, then the `TLP` attribute.
 //! The container's other content objects belong to each of its stories.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -16,7 +18,8 @@ use crate::error::Warning;
 use crate::stix::bundle::quoted_prefix;
 use crate::stix::{Bundle, Object};
 use crate::story::extract::{
-    add_news_item_links, collect_objects, integer, misp_object_name, normalise, timestamp,
+    ObjectBudget, add_news_item_links, collect_objects, integer, misp_object_name, normalise,
+    timestamp,
 };
 use crate::story::{Dialect, NewsItem, Story, StoryAttribute, StoryLink, StoryTag, tlp};
 
@@ -75,10 +78,12 @@ fn canonical_id(s: &str) -> String {
 pub(super) fn stories(
     container: &Object,
     bundle: &Bundle,
+    budget: &mut ObjectBudget,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Story> {
     let mut story_objects: Vec<&Object> = Vec::new();
     let mut item_objects: Vec<&Object> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for o in container
         .strings("object_refs")
         .filter_map(|r| bundle.get(r))
@@ -88,7 +93,7 @@ pub(super) fn stories(
             Some(NEWS_ITEM) => &mut item_objects,
             _ => continue,
         };
-        if !list.iter().any(|seen| seen.id == o.id) {
+        if seen.insert(o.id.as_str()) {
             list.push(o);
         }
     }
@@ -96,7 +101,15 @@ pub(super) fn stories(
         .iter()
         .map(|o| news_item(o, warnings))
         .collect();
-    let content = collect_objects(bundle, container.strings("object_refs"));
+    // News items by the story they name ("" = none); each item is claimed at most by that story.
+    let mut by_story: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        by_story
+            .entry(canonical_id(&item.story_id))
+            .or_default()
+            .push(i);
+    }
+    let mut claimed = vec![false; items.len()];
     let container_tlp = tlp::object_markings_tlp(container, bundle);
     let only_one = story_objects.len() == 1;
 
@@ -156,7 +169,13 @@ pub(super) fn stories(
             tlp: container_tlp.max(tlp::object_markings_tlp(so, bundle)),
             links: Vec::new(),
             news_items: Vec::new(),
-            objects: content.clone(),
+            objects: collect_objects(
+                bundle,
+                container.strings("object_refs"),
+                budget,
+                sid,
+                warnings,
+            ),
         };
         for (relation, value) in &rel {
             match *relation {
@@ -166,26 +185,20 @@ pub(super) fn stories(
                 _ => {}
             }
         }
-        let story_id = id.to_string();
-        story.news_items = items
-            .iter()
-            .filter(|n| {
-                if n.story_id.trim().is_empty() {
-                    only_one
-                } else {
-                    canonical_id(&n.story_id) == story_id
-                }
-            })
-            .cloned()
-            .collect();
+        let mut mine: Vec<usize> = by_story.get(&id.to_string()).cloned().unwrap_or_default();
+        if only_one {
+            mine.extend(by_story.get("").into_iter().flatten());
+            mine.sort_unstable();
+        }
+        for &i in &mine {
+            claimed[i] = true;
+        }
+        story.news_items = mine.iter().map(|&i| items[i].clone()).collect();
         add_news_item_links(&mut story);
         normalise(&mut story);
         out.push(story);
     }
-    for (item, o) in items.iter().zip(&item_objects) {
-        let claimed = out
-            .iter()
-            .any(|s| s.news_items.iter().any(|n| n.id == item.id));
+    for ((item, o), claimed) in items.iter().zip(&item_objects).zip(claimed) {
         if !claimed {
             warnings.push(Warning::about(
                 o.id.as_str(),

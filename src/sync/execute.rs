@@ -22,6 +22,10 @@ pub struct SyncSettings {
     pub organisation_id: String,
     /// How often to re-read and re-plan after a conflicting writer (default 5).
     pub max_conflict_retries: u32,
+    /// Whether the key may publish (from the start-up checks, default true). When false, events are sent
+    /// unpublished: MISP would silently store them unpublished anyway, and comparing against a `published`
+    /// that can never hold would rewrite the event on every replay.
+    pub can_publish: bool,
 }
 
 impl SyncSettings {
@@ -29,6 +33,7 @@ impl SyncSettings {
         SyncSettings {
             organisation_id: organisation_id.into(),
             max_conflict_retries: 5,
+            can_publish: true,
         }
     }
 }
@@ -63,7 +68,10 @@ impl Syncer {
     pub async fn sync(&self, converted: &Converted) -> Result<SyncOutcome, SyncError> {
         let story_id = converted.story.id;
         let version = converted.story.version();
-        let new = plan::stamp(&converted.event, version);
+        let mut new = plan::stamp(&converted.event, version);
+        if !self.settings.can_publish {
+            new.published = false;
+        }
         let fail = |e: MispError| sync_error(story_id, &new, e);
         let (action, id) = match self.sync_owned(&new, version).await.map_err(&fail)? {
             Step::Done(a, id) => (a, id),
@@ -86,6 +94,7 @@ impl Syncer {
         version: Option<DateTime<Utc>>,
     ) -> Result<Step, MispError> {
         let org = &self.settings.organisation_id;
+        let mut add_said_exists = false;
         for attempt in 0..=self.settings.max_conflict_retries {
             if attempt > 0 {
                 tracing::debug!(event_uuid = %new.uuid, attempt, "conflict: re-reading the event");
@@ -93,7 +102,26 @@ impl Syncer {
             let held = self.client.view_event(new.uuid).await?;
             let step = match held {
                 Some(h) if !h.is_owned_by(org) => return Ok(Step::Foreign(Box::new(h))),
-                None => self.create(new).await?,
+                // `/events/add` said the uuid exists, yet view says 404: the event is there but not visible
+                // to our key (another organisation's, with a restricted distribution). Retrying cannot help.
+                None if add_said_exists => {
+                    return Err(MispError {
+                        endpoint: format!("GET /events/view/{}", new.uuid),
+                        status: Some(404),
+                        kind: MispErrorKind::Status,
+                        message: "the event exists in MISP (POST /events/add answered 404 \"already exists\") but \
+                                  is not visible to this API key: another organisation owns it with a distribution \
+                                  that excludes us"
+                            .into(),
+                        retry_after: None,
+                        location_id: None,
+                    });
+                }
+                None => {
+                    let step = self.create(new).await?;
+                    add_said_exists = matches!(step, Step::Retry);
+                    step
+                }
                 Some(h) => self.update(new, version, &h).await?,
             };
             if !matches!(step, Step::Retry) {
@@ -139,13 +167,17 @@ impl Syncer {
                 changes,
             } => {
                 tracing::debug!(event_uuid = %new.uuid, changes = ?changes, "updating event");
-                match self.client.edit_event(new.uuid, &body).await {
-                    Ok(_) => {}
+                let after = match self.client.edit_event(new.uuid, &body).await {
+                    Ok(ev) => ev,
                     // Someone wrote since we read (or a newer version is there): read again and decide.
                     Err(e) if e.kind == MispErrorKind::NotNewer => return Ok(Step::Retry),
                     Err(e) => return Err(e),
-                }
-                for tag in &remove_tags {
+                };
+                for tag in remove_tags
+                    .iter()
+                    .filter(|t| after.tags.iter().any(|h| !h.local && &h.name == *t))
+                {
+                    tracing::debug!(event_uuid = %new.uuid, tag = %tag, "tag still attached after edit: detaching");
                     self.client.remove_tag(new.uuid, tag).await?;
                 }
                 Ok(Step::Done(Action::Updated, Some(held.id.clone())))
@@ -162,6 +194,10 @@ impl Syncer {
         held: &RemoteEvent,
     ) -> Result<(Action, Option<String>), MispError> {
         let org = &self.settings.organisation_id;
+        if plan::newer_than(plan::held_version(held), version) {
+            tracing::info!(event_uuid = %new.uuid, "the owner's event holds a newer story version");
+            return Ok((Action::Stale, Some(held.id.clone())));
+        }
         let proposals = self.client.proposals(&held.id).await?;
         let ProposalPlan {
             adds,

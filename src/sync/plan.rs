@@ -61,8 +61,16 @@ pub fn stamp(event: &Event, version: Option<DateTime<Utc>>) -> Event {
         last_seen: None,
         tags: Vec::new(),
     });
-    ev.timestamp = version.map(|v| v.timestamp()).filter(|t| *t > 0);
+    ev.timestamp = version.map(version_seconds).filter(|t| *t > 0);
     ev
+}
+
+/// Largest timestamp MISP can store (its `timestamp` columns are signed 32-bit integers).
+pub const MAX_MISP_TIMESTAMP: i64 = i32::MAX as i64;
+
+/// A version in whole seconds, kept below [`MAX_MISP_TIMESTAMP`] so `held + 1` still fits.
+fn version_seconds(v: DateTime<Utc>) -> i64 {
+    v.timestamp().clamp(0, MAX_MISP_TIMESTAMP - 1)
 }
 
 /// The marker's text form of a version (RFC 3339, nanoseconds, UTC).
@@ -84,8 +92,9 @@ pub fn held_version(held: &RemoteEvent) -> Option<DateTime<Utc>> {
 /// since we read — MISP refuses `timestamp <= stored`) and never below the story version in seconds (so a
 /// racing worker with an older version, which computes a smaller value from the same state, is refused).
 pub fn edit_timestamp(version: Option<DateTime<Utc>>, held: &RemoteEvent) -> i64 {
-    let v = version.map_or(0, |v| v.timestamp());
+    let v = version.map_or(0, version_seconds);
     v.max(held.timestamp.saturating_add(1))
+        .min(MAX_MISP_TIMESTAMP)
 }
 
 /// What to write.
@@ -93,7 +102,8 @@ pub fn edit_timestamp(version: Option<DateTime<Utc>>, held: &RemoteEvent) -> i64
 pub enum Plan {
     /// `POST /events/add` with this body.
     Create { body: Value },
-    /// `POST /events/edit/{uuid}` with this body, then detach `remove_tags` from the event.
+    /// `POST /events/edit/{uuid}` with this body; `remove_tags` are in it with `deleted: true` and are
+    /// detached separately if MISP still shows them afterwards.
     Update {
         body: Value,
         remove_tags: Vec<String>,
@@ -137,6 +147,10 @@ pub fn plan(
             body: json!({ "Event": new }),
         },
         Some(h) if h.is_owned_by(organisation_id) => plan_owned(new, version, h),
+        // The owner syncs the same story with this connector and already holds a newer version.
+        Some(h) if newer_than(held_version(h), version) => Plan::Stale {
+            held: held_version(h).unwrap_or_default(),
+        },
         Some(h) => Plan::Propose(Box::new(plan_proposals(
             new,
             version,
@@ -145,6 +159,11 @@ pub fn plan(
             organisation_id,
         ))),
     }
+}
+
+/// Is the held version strictly newer than ours (both known)?
+pub fn newer_than(held: Option<DateTime<Utc>>, ours: Option<DateTime<Utc>>) -> bool {
+    matches!((held, ours), (Some(h), Some(v)) if h > v)
 }
 
 /// Plan the update of an event we own.
@@ -295,7 +314,9 @@ pub fn plan_owned(new: &Event, version: Option<DateTime<Utc>>, held: &RemoteEven
         }
     }
 
-    // Tags: edit bodies only add tags (transcript 31); removals go through removeTagFromObject.
+    // Tags: a Tag list in an edit body is merged — absent tags stay (transcript 31) — so tags that left the
+    // story are sent with `deleted: true` (MISP's EventTag::handleEventTag); the executor falls back to
+    // `/tags/removeTagFromObject` (transcript 115) for any that MISP still shows after the edit.
     let held_tags: BTreeSet<&str> = held
         .tags
         .iter()
@@ -330,8 +351,14 @@ pub fn plan_owned(new: &Event, version: Option<DateTime<Utc>>, held: &RemoteEven
     if !reports.is_empty() {
         ev.insert("EventReport".into(), Value::Array(reports));
     }
-    if !add_tags.is_empty() {
-        ev.insert("Tag".into(), Value::Array(add_tags));
+    let mut tag_list = add_tags;
+    tag_list.extend(
+        remove_tags
+            .iter()
+            .map(|t| json!({ "name": t, "deleted": true })),
+    );
+    if !tag_list.is_empty() {
+        ev.insert("Tag".into(), Value::Array(tag_list));
     }
     Plan::Update {
         body: json!({ "Event": Value::Object(ev) }),
@@ -877,7 +904,10 @@ mod tests {
             json!(e.reports[0].uuid),
             "report updated in place"
         );
-        assert_eq!(ev["Tag"], json!([{"name": "tlp:green"}]));
+        assert_eq!(
+            ev["Tag"],
+            json!([{"name": "tlp:green"}, {"name": "tlp:amber", "deleted": true}])
+        );
         assert_eq!(remove_tags, vec!["tlp:amber".to_owned()]);
         assert!(changes.len() >= 6, "{changes:?}");
     }
@@ -905,6 +935,19 @@ mod tests {
         let (body, _, _) = update_parts(plan(&new, Some(v(V3)), Some(&h), &[], ORG));
         assert_eq!(body["Event"]["timestamp"], json!(1_900_000_001));
         assert_eq!(edit_timestamp(Some(v(V3)), &h), 1_900_000_001);
+    }
+
+    #[test]
+    fn timestamps_stay_within_misp_range() {
+        let far = v("9999-12-31T23:59:59Z");
+        let new = stamp(&event(), Some(far));
+        assert_eq!(new.timestamp, Some(MAX_MISP_TIMESTAMP - 1));
+        let h = held(&stamp(&event(), None), ORG, 5);
+        assert_eq!(edit_timestamp(Some(far), &h), MAX_MISP_TIMESTAMP - 1);
+        assert_eq!(
+            stamp(&event(), Some(v("1960-01-01T00:00:00Z"))).timestamp,
+            None
+        );
     }
 
     #[test]
@@ -967,8 +1010,13 @@ mod tests {
         e.attributes.push(a3.clone());
         let new = stamp(&e, Some(v(V1)));
         let accepted_x9 = proposal("0", Some(x9.uuid), &x9, true, false);
-        let Plan::Propose(p) = plan(&new, Some(v(V1)), Some(&h), &[accepted_x9.clone()], "2")
-        else {
+        let Plan::Propose(p) = plan(
+            &new,
+            Some(v(V1)),
+            Some(&h),
+            std::slice::from_ref(&accepted_x9),
+            "2",
+        ) else {
             panic!("expected Propose");
         };
         assert_eq!(p.adds.len(), 1);
@@ -1031,7 +1079,13 @@ mod tests {
         e.attributes.push(a3.clone());
         let new = stamp(&e, Some(v(V1)));
         let discarded = proposal("0", Some(a3.uuid), &a3, true, false);
-        let Plan::Propose(p) = plan(&new, Some(v(V1)), Some(&h), &[discarded.clone()], "2") else {
+        let Plan::Propose(p) = plan(
+            &new,
+            Some(v(V1)),
+            Some(&h),
+            std::slice::from_ref(&discarded),
+            "2",
+        ) else {
             panic!()
         };
         assert!(p.adds.is_empty());
@@ -1056,6 +1110,12 @@ mod tests {
             plan_owned(&p.extension, Some(v(V1)), &ext_held),
             Plan::Unchanged
         );
+        // The owner syncs the same story with this connector and holds a newer version: stale.
+        let owner_newer = held(&stamp(&event(), Some(v(V3))), "1", 10);
+        assert_eq!(
+            plan(&new, Some(v(V1)), Some(&owner_newer), &[], "2"),
+            Plan::Stale { held: v(V3) }
+        );
         let older = stamp(&event(), Some(v("2026-01-01T00:00:00Z")));
         let Plan::Propose(po) = plan(&older, Some(v("2026-01-01T00:00:00Z")), Some(&h), &[], "2")
         else {
@@ -1065,5 +1125,83 @@ mod tests {
             plan_owned(&po.extension, Some(v("2026-01-01T00:00:00Z")), &ext_held),
             Plan::Stale { .. }
         ));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn arb_event() -> impl Strategy<Value = Event> {
+            (
+                proptest::collection::vec(
+                    (
+                        "[a-z]{1,6}",
+                        prop::sample::select(vec!["ip-dst", "domain", "md5", "text"]),
+                        "[ -~]{0,12}",
+                    ),
+                    0..6,
+                ),
+                proptest::collection::vec("[a-z:]{1,8}", 0..4),
+                0usize..3,
+                any::<bool>(),
+                "[ -~]{0,20}",
+            )
+                .prop_map(|(attrs, tags, n_objects, published, info)| {
+                    let mut e = event();
+                    e.info = info;
+                    e.published = published;
+                    e.attributes = attrs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, t, v))| attr(&format!("{i}{k}"), t, v))
+                        .collect();
+                    e.objects.truncate(n_objects);
+                    e.tags = tags
+                        .into_iter()
+                        .map(Tag::new)
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    e
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn what_misp_holds_is_unchanged(e in arb_event(), secs in 0i64..2_000_000_000) {
+                let version = DateTime::from_timestamp(secs, 0);
+                let new = stamp(&e, version);
+                let h = held(&new, ORG, 5);
+                prop_assert_eq!(plan(&new, version, Some(&h), &[], ORG), Plan::Unchanged);
+            }
+
+            #[test]
+            fn any_pair_plans_without_panic_and_never_writes_an_older_version(
+                a in arb_event(), b in arb_event(), va in 1i64..2_000_000_000, vb in 1i64..2_000_000_000
+            ) {
+                let (va, vb) = (DateTime::from_timestamp(va, 0), DateTime::from_timestamp(vb, 0));
+                let h = held(&stamp(&a, va), ORG, 5);
+                let new = stamp(&b, vb);
+                match plan(&new, vb, Some(&h), &[], ORG) {
+                    Plan::Stale { held } => prop_assert!(Some(held) > vb),
+                    Plan::Update { body, .. } => {
+                        prop_assert!(vb >= va);
+                        let ts = body["Event"]["timestamp"].as_i64().unwrap_or(0);
+                        prop_assert!(ts > h.timestamp);
+                    }
+                    Plan::Unchanged => prop_assert!(vb >= va),
+                    other => prop_assert!(false, "unexpected {:?}", other),
+                }
+                // Foreign: never panics, never proposes the marker.
+                let fh = held(&stamp(&a, va), "9", 5);
+                if let Plan::Propose(p) = plan(&new, vb, Some(&fh), &[], ORG) {
+                    prop_assert!(p.adds.iter().all(|x| x["uuid"] != json!(marker_uuid(e_uuid()))));
+                }
+            }
+        }
+
+        fn e_uuid() -> Uuid {
+            event_uuid()
+        }
     }
 }

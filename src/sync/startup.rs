@@ -18,6 +18,8 @@ pub struct StartupSettings {
     pub distribution: u8,
     /// Required when distribution is 4.
     pub sharing_group_id: Option<u64>,
+    /// `misp.publish`: warn when the key's role may not publish.
+    pub publish: bool,
 }
 
 /// What MISP told us about itself and our key.
@@ -101,6 +103,13 @@ pub async fn check(
              with this key will be owned by {} and treated as another organisation's",
             me.org_id, me.org_name, me.org_id
         );
+        tracing::warn!("{w}");
+        warnings.push(w);
+    }
+    if settings.publish && me.perm_publish == Some(false) {
+        let w = "misp.publish is true but the API key's role may not publish: events are saved unpublished \
+                 (use a key with the publish permission, or set misp.publish to false)"
+            .to_owned();
         tracing::warn!("{w}");
         warnings.push(w);
     }

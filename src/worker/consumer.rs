@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::BackoffBuilder as _;
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -41,6 +41,7 @@ use crate::envelope;
 use crate::error::ErrorClass;
 use crate::sync::SyncOutcome;
 use crate::telemetry::metrics::{BreakerState as MetricsBreaker, Metrics};
+use crate::telemetry::server::Readiness;
 
 /// Why the worker stopped with an error (everything else is retried forever).
 #[derive(Debug, thiserror::Error)]
@@ -122,17 +123,29 @@ struct Ctx<P> {
     locks: StoryLocks,
     state: Arc<WorkerState>,
     metrics: Option<Metrics>,
+    readiness: Option<Readiness>,
 }
 
 impl<P> Ctx<P> {
+    fn set_connected(&self, up: bool) {
+        self.state.set_connected(up);
+        self.metrics(|m| m.set_amqp_connected(up));
+        if let Some(r) = &self.readiness {
+            r.set_amqp_connected(up);
+        }
+    }
+
     fn metrics(&self, f: impl FnOnce(&Metrics)) {
         if let Some(m) = &self.metrics {
             f(m);
         }
     }
 
-    /// Publish the limiter and breaker gauges.
+    /// Publish the limiter and breaker gauges (and MISP readiness: not ready while the breaker is open).
     fn gauges(&self) {
+        if let Some(r) = &self.readiness {
+            r.set_misp_reachable(self.state.breaker.state() != BreakerState::Open);
+        }
         self.metrics(|m| {
             m.set_concurrency_limit(self.state.limiter.limit());
             m.set_circuit_breaker(match self.state.breaker.state() {
@@ -176,6 +189,7 @@ impl<P: StoryProcessor> Worker<P> {
                 locks: StoryLocks::default(),
                 state,
                 metrics: None,
+                readiness: None,
             }),
         })
     }
@@ -188,6 +202,11 @@ impl<P: StoryProcessor> Worker<P> {
     /// Report to these Prometheus metrics.
     pub fn with_metrics(self, metrics: Metrics) -> Worker<P> {
         self.edit(|ctx| ctx.metrics = Some(metrics))
+    }
+
+    /// Report AMQP connectivity and MISP reachability (circuit breaker) to this readiness flag.
+    pub fn with_readiness(self, readiness: Readiness) -> Worker<P> {
+        self.edit(|ctx| ctx.readiness = Some(readiness))
     }
 
     fn edit(self, f: impl FnOnce(&mut Ctx<P>)) -> Worker<P> {
@@ -229,8 +248,7 @@ impl<P: StoryProcessor> Worker<P> {
                 Ok(conn) => {
                     delays = reconnect_backoff(s);
                     let end = session(&ctx, &conn, &shutdown, &tracker, &abort).await;
-                    ctx.state.set_connected(false);
-                    ctx.metrics(|m| m.set_amqp_connected(false));
+                    ctx.set_connected(false);
                     match end {
                         Ok(SessionEnd::Shutdown) => break Ok(()),
                         Ok(SessionEnd::Lost(reason)) => {
@@ -339,8 +357,7 @@ async fn session<P: StoryProcessor>(
         Ok(c) => c,
         Err(e) => return Ok(lost(&format!("consuming from queue '{}'", s.queue), e)),
     };
-    ctx.state.set_connected(true);
-    ctx.metrics(|m| m.set_amqp_connected(true));
+    ctx.set_connected(true);
     ctx.gauges();
     info!(queue = %s.queue, prefetch = s.prefetch, concurrency = s.concurrency, "consuming");
 
@@ -358,7 +375,13 @@ async fn session<P: StoryProcessor>(
             _ = shutdown.cancelled() => break SessionEnd::Shutdown,
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let task = handle_delivery(Arc::clone(ctx), publisher.clone(), delivery, abort.clone());
+                    let task = handle_delivery(
+                        Arc::clone(ctx),
+                        publisher.clone(),
+                        delivery,
+                        shutdown.clone(),
+                        abort.clone(),
+                    );
                     tracker.spawn(task);
                 }
                 Some(Err(e)) => break lost("consuming", e),
@@ -402,6 +425,20 @@ async fn session<P: StoryProcessor>(
     Ok(SessionEnd::Shutdown)
 }
 
+/// Bundles larger than this are converted with `block_in_place`, so a big conversion does not stall the
+/// runtime thread that also drives heartbeats and other deliveries.
+const BLOCKING_THRESHOLD: usize = 512 * 1024;
+
+fn cpu_bound<T>(size: usize, f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if size > BLOCKING_THRESHOLD && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
 /// One story that did not make it into MISP this round.
 #[derive(Debug, Clone)]
 struct StoryFailure {
@@ -411,8 +448,18 @@ struct StoryFailure {
     retry_after: Option<Duration>,
 }
 
+/// How one story's round ended.
+enum StoryEnd {
+    Synced(SyncOutcome),
+    Failed(StoryFailure),
+    /// Shutdown began before the story reached MISP (or between two retries): give the message back.
+    Interrupted,
+}
+
 /// What one round did with a message.
 enum RoundOutcome {
+    /// Shutdown began while some story had not reached MISP: requeue the message.
+    Interrupted,
     /// The body or bundle is unusable: dead-letter at once.
     Unusable {
         message: String,
@@ -430,6 +477,7 @@ async fn handle_delivery<P: StoryProcessor>(
     ctx: Arc<Ctx<P>>,
     publisher: Publisher,
     delivery: Delivery,
+    shutdown: CancellationToken,
     abort: CancellationToken,
 ) {
     ctx.metrics(Metrics::message_received);
@@ -437,10 +485,32 @@ async fn handle_delivery<P: StoryProcessor>(
     let outcome = tokio::select! {
         biased;
         _ = abort.cancelled() => None,
-        o = process_message(&ctx, &delivery, &state) => Some(o),
+        o = std::panic::AssertUnwindSafe(process_message(&ctx, &delivery, &state, &shutdown))
+            .catch_unwind() => Some(o.unwrap_or_else(|panic| {
+            // A bug, not the input's fault: never leave the message unacknowledged (it would block its
+            // prefetch slot until the connection closes); dead-letter it with the reason instead.
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            error!(panic = %what, "processing a message panicked");
+            RoundOutcome::Unusable {
+                message: format!("internal error while processing the message: {what}"),
+                work_id: None,
+            }
+        })),
     };
     match outcome {
         None => requeue(&ctx, &delivery, "shutdown deadline passed").await,
+        Some(RoundOutcome::Interrupted) => {
+            requeue(
+                &ctx,
+                &delivery,
+                "shutting down before all stories reached MISP",
+            )
+            .await;
+        }
         Some(o) => settle(&ctx, &publisher, &delivery, &state, o).await,
     }
 }
@@ -449,6 +519,7 @@ async fn process_message<P: StoryProcessor>(
     ctx: &Ctx<P>,
     delivery: &Delivery,
     state: &RetryState,
+    shutdown: &CancellationToken,
 ) -> RoundOutcome {
     let opts = &ctx.settings.convert;
     let env = match envelope::decode(&delivery.data, &opts.limits) {
@@ -462,7 +533,7 @@ async fn process_message<P: StoryProcessor>(
     };
     let work_id = env.work_id.clone();
     let started = Instant::now();
-    let converted = (ctx.convert)(&env.bundle, opts);
+    let converted = cpu_bound(env.bundle.len(), || (ctx.convert)(&env.bundle, opts));
     ctx.metrics(|m| m.conversion(started.elapsed()));
     let conversion = match converted {
         Ok(c) => c,
@@ -487,20 +558,27 @@ async fn process_message<P: StoryProcessor>(
         .iter()
         .filter(|c| !state.done.contains(&c.story.id.to_string()))
         .collect();
-    let results = futures_util::future::join_all(todo.iter().map(|c| process_story(ctx, c))).await;
+    let results =
+        futures_util::future::join_all(todo.iter().map(|c| process_story(ctx, c, shutdown))).await;
     let mut synced = Vec::new();
     let mut failures = Vec::new();
+    let mut interrupted = false;
     for r in results {
         match r {
-            Ok(o) => {
+            StoryEnd::Synced(o) => {
                 bump(&ctx.state.counters.stories_synced);
                 synced.push(o);
             }
-            Err(f) => {
+            StoryEnd::Failed(f) => {
                 bump(&ctx.state.counters.stories_failed);
                 failures.push(f);
             }
+            StoryEnd::Interrupted => interrupted = true,
         }
+    }
+    if interrupted {
+        // Stories synced meanwhile are "unchanged" on redelivery: the sync is idempotent.
+        return RoundOutcome::Interrupted;
     }
     RoundOutcome::Stories {
         work_id,
@@ -512,13 +590,26 @@ async fn process_message<P: StoryProcessor>(
 async fn process_story<P: StoryProcessor>(
     ctx: &Ctx<P>,
     c: &Converted,
-) -> Result<SyncOutcome, StoryFailure> {
+    shutdown: &CancellationToken,
+) -> StoryEnd {
     let story_id = c.story.id;
-    let _guard = ctx.locks.lock(story_id).await;
+    // Every wait before a MISP call gives way to shutdown; a call already sent is finished.
+    let _guard = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => return StoryEnd::Interrupted,
+        g = ctx.locks.lock(story_id) => g,
+    };
     let mut delays = ctx.policy.in_process_delays();
     loop {
-        let admission = ctx.state.breaker.admit().await;
-        let permit = ctx.state.limiter.acquire().await;
+        let (admission, permit) = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return StoryEnd::Interrupted,
+            a = async {
+                let admission = ctx.state.breaker.admit().await;
+                let permit = ctx.state.limiter.acquire().await;
+                (admission, permit)
+            } => a,
+        };
         let started = Instant::now();
         let in_flight = ctx.metrics.as_ref().map(Metrics::in_flight);
         let result = ctx.processor.process(c).await;
@@ -531,7 +622,7 @@ async fn process_story<P: StoryProcessor>(
                 ctx.gauges();
                 ctx.metrics(|m| m.story_processed(outcome.action.as_str()));
                 debug!(story_id = %story_id, action = outcome.action.as_str(), "story synced");
-                return Ok(outcome);
+                return StoryEnd::Synced(outcome);
             }
             Err(e) => e,
         };
@@ -546,7 +637,7 @@ async fn process_story<P: StoryProcessor>(
                 admission.success();
                 permit.observe(latency, false);
                 warn!(story_id = %story_id, error = %e.message, "story failed permanently");
-                return Err(failure);
+                return StoryEnd::Failed(failure);
             }
             ErrorClass::Conflict => {
                 admission.success();
@@ -561,12 +652,12 @@ async fn process_story<P: StoryProcessor>(
         ctx.gauges();
         let Some(delay) = delays.next() else {
             warn!(story_id = %story_id, error = %e.message, "in-process retries spent");
-            return Err(failure);
+            return StoryEnd::Failed(failure);
         };
         let wait = delay.max(e.retry_after.unwrap_or_default());
         if !ctx.policy.fits_in_process(wait) {
             info!(story_id = %story_id, wait_ms = wait.as_millis() as u64, "wait too long for an in-process retry");
-            return Err(failure);
+            return StoryEnd::Failed(failure);
         }
         warn!(
             story_id = %story_id,
@@ -575,7 +666,11 @@ async fn process_story<P: StoryProcessor>(
             wait_ms = wait.as_millis() as u64,
             "retrying story"
         );
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return StoryEnd::Interrupted,
+            _ = tokio::time::sleep(wait) => {}
+        }
     }
 }
 
@@ -589,6 +684,7 @@ async fn settle<P: StoryProcessor>(
     let s = &ctx.settings;
     let round = state.attempts.saturating_add(1);
     match outcome {
+        RoundOutcome::Interrupted => requeue(ctx, delivery, "interrupted").await,
         RoundOutcome::Unusable { message, work_id } => {
             warn!(error = %message, work_id = ?work_id, "dead-lettering an unusable message");
             let info = FailureInfo {

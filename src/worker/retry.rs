@@ -30,7 +30,8 @@ pub mod headers {
     pub const ERROR_MESSAGE: &str = "x-error-message";
     /// Comma-separated ids of the stories that failed (empty when the bundle itself was unusable).
     pub const STORY_IDS: &str = "x-story-ids";
-    /// Comma-separated ids of stories of this message that MISP already holds (skipped in later rounds).
+    /// Comma-separated ids of stories of this message that MISP already holds (skipped in later rounds;
+    /// retry queue only, never on DLQ copies).
     pub const DONE_STORIES: &str = "x-done-stories";
     /// The queue the message was consumed from.
     pub const ORIGINAL_QUEUE: &str = "x-original-queue";
@@ -64,12 +65,15 @@ pub enum Disposition {
 impl RetryPolicy {
     /// Delays between in-process retries (exponential with jitter, capped, `in_process_retries` of them).
     pub fn in_process_delays(&self) -> impl Iterator<Item = Duration> + Send + use<> {
+        let max = self.backoff_in_process_max;
         backon::ExponentialBuilder::default()
             .with_min_delay(self.backoff_initial)
-            .with_max_delay(self.backoff_in_process_max)
+            .with_max_delay(max)
             .with_max_times(self.in_process_retries as usize)
             .with_jitter()
             .build()
+            // backon's jitter may add up to one more delay on top of the cap.
+            .map(move |d| d.min(max))
     }
 
     /// Whether a wait this long may be spent in process (otherwise the retry queue is used).
@@ -162,7 +166,14 @@ pub fn failure_headers(
     queue: &str,
     now: DateTime<Utc>,
 ) -> FieldTable {
-    let mut h = original.cloned().unwrap_or_default();
+    // `x-done-stories` is only carried to the retry queue (set again by `set_done`): a DLQ copy replayed later
+    // is processed in full.
+    let mut h = FieldTable::default();
+    for (k, v) in original.map(FieldTable::inner).into_iter().flatten() {
+        if k.as_str() != headers::DONE_STORIES {
+            h.insert(k.clone(), v.clone());
+        }
+    }
     let now_s = now.to_rfc3339_opts(SecondsFormat::Millis, true);
     let first = state.first_failure.clone().unwrap_or_else(|| now_s.clone());
     h.insert(
@@ -305,7 +316,8 @@ mod tests {
     fn in_process_delays_are_bounded() {
         let delays: Vec<_> = policy().in_process_delays().collect();
         assert_eq!(delays.len(), 2);
-        assert!(delays.iter().all(|d| *d <= Duration::from_secs(2)));
+        let p = policy();
+        assert!(delays.iter().all(|d| p.fits_in_process(*d)), "{delays:?}");
     }
 
     #[test]
@@ -335,6 +347,9 @@ mod tests {
             as_string(&h.inner()[headers::ERROR_CLASS]).as_deref(),
             Some("transient")
         );
+        // A DLQ copy does not carry the done list.
+        let dead = failure_headers(Some(&h), &st, &failure, 2, "q", now);
+        assert!(!dead.contains_key(headers::DONE_STORIES));
         // The first failure time survives later rounds.
         let later = failure_headers(
             Some(&h),

@@ -101,3 +101,45 @@ impl TopologyError {
         matches!(self.source.kind(), lapin::ErrorKind::ProtocolError(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::retry::{as_string, as_u64};
+
+    #[test]
+    fn main_queue_dead_letters_to_the_dlq_with_a_delivery_limit() {
+        let s = WorkerSettings::new("amqp://localhost", "stories");
+        let args = main_queue_arguments(&s);
+        let m = args.inner();
+        assert_eq!(as_string(&m["x-queue-type"]).as_deref(), Some("quorum"));
+        assert_eq!(as_string(&m["x-dead-letter-exchange"]).as_deref(), Some(""));
+        assert_eq!(
+            as_string(&m["x-dead-letter-routing-key"]).as_deref(),
+            Some("stories.dlq")
+        );
+        assert_eq!(as_u64(&m["x-delivery-limit"]), Some(50));
+    }
+
+    #[test]
+    fn classic_queues_have_no_delivery_limit() {
+        let mut s = WorkerSettings::new("amqp://localhost", "stories");
+        s.queue_type = QueueType::Classic;
+        assert!(!main_queue_arguments(&s).contains_key("x-delivery-limit"));
+        s.queue_type = QueueType::Quorum;
+        s.delivery_limit = 0;
+        assert!(!main_queue_arguments(&s).contains_key("x-delivery-limit"));
+    }
+
+    #[test]
+    fn retry_queue_returns_messages_to_the_main_queue() {
+        let s = WorkerSettings::new("amqp://localhost", "stories");
+        let args = retry_queue_arguments(&s);
+        let m = args.inner();
+        assert_eq!(as_string(&m["x-queue-type"]).as_deref(), Some("classic"));
+        assert_eq!(
+            as_string(&m["x-dead-letter-routing-key"]).as_deref(),
+            Some("stories")
+        );
+    }
+}

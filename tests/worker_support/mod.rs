@@ -63,6 +63,8 @@ impl Queues {
     /// Worker settings with short delays suited to tests.
     pub fn settings(&self) -> WorkerSettings {
         let mut s = WorkerSettings::new(amqp_url(), self.main.clone());
+        // Unique, so a test closing "its" connection never touches another test's worker.
+        s.connection_name = self.connection_name();
         s.results_queue = Some(self.results.clone());
         s.prefetch = 8;
         s.concurrency = 4;
@@ -81,11 +83,33 @@ impl Queues {
         s
     }
 
+    /// The connection name the worker of this test uses.
+    pub fn connection_name(&self) -> String {
+        format!("misp-connector-{}", self.main)
+    }
+
+    /// Delete the queues (called at the end of every test; [`Drop`] covers failed tests).
     pub async fn cleanup(&self, ch: &Channel) {
         for q in [&self.main, &self.dlq, &self.retry, &self.results] {
             let _ = ch
                 .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
                 .await;
+        }
+    }
+}
+
+impl Drop for Queues {
+    fn drop(&mut self) {
+        // A failed assertion skips `cleanup`: delete this test's queues anyway (best effort).
+        if std::thread::panicking() {
+            for q in [&self.main, &self.dlq, &self.retry, &self.results] {
+                let _ = std::process::Command::new("rabbitmqctl")
+                    .args(["delete_queue", q.as_str(), "-q"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
         }
     }
 }
@@ -350,4 +374,41 @@ impl StoryProcessor for FakeProcessor {
             action,
         })
     }
+}
+
+/// Close every broker connection named `name` (as RabbitMQ does on a restart); returns how many were closed.
+pub async fn close_connections(name: &str) -> usize {
+    let out = tokio::process::Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "pid",
+            "client_properties",
+            "--no-table-headers",
+            "-q",
+        ])
+        .output()
+        .await
+        .expect("rabbitmqctl is available (tests run as root beside the broker)");
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    let needle = format!("\"{name}\"");
+    let mut closed = 0;
+    for line in listing.lines().filter(|l| l.contains(&needle)) {
+        let Some(pid) = line.split_whitespace().next() else {
+            continue;
+        };
+        let st = tokio::process::Command::new("rabbitmqctl")
+            .args([
+                "close_connection",
+                pid,
+                "test: the broker closes the connection",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .expect("rabbitmqctl close_connection");
+        assert!(st.success());
+        closed += 1;
+    }
+    assert!(closed >= 1, "no connection named {name} in: {listing}");
+    closed
 }

@@ -11,13 +11,13 @@ use crate::stix::Object;
 use crate::stix::pattern::{self, FlatPattern, Join, PatternError};
 
 use super::observable::{self, Source};
-use super::{Builder, Timing, bounded_comment, labels_of};
+use super::{Builder, Timing, bounded_comment, misp_label};
 
 /// Map one indicator.
 pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
     let comment = indicator_comment(o);
     let timing = Timing::from_range(o.str("valid_from"), o.str("valid_until"));
-    let labels = labels_of(&o.props);
+    let labels = b.object_tags(&o.props);
     let Some(pattern) = o.text("pattern") else {
         b.warn(&o.id, "indicator has no pattern; skipped");
         return;
@@ -32,15 +32,23 @@ pub(crate) fn map_indicator(b: &mut Builder, o: &Object) {
         comment: &comment,
         timing: &timing,
         labels: &labels,
+        hint: misp_label(&o.props, "type"),
     };
     match pattern_type.as_str() {
         "stix" => map_stix(b, &ctx),
         "snort" | "suricata" | "yara" | "sigma" => {
+            // misp-stix wraps rules in `[…]` like STIX patterns.
+            let rule = pattern
+                .strip_prefix('[')
+                .and_then(|p| p.strip_suffix(']'))
+                .map(str::trim)
+                .filter(|_| pattern_type != "yara")
+                .unwrap_or(pattern);
             b.attribute(
                 ctx.id,
                 &pattern_type,
                 None,
-                pattern,
+                rule,
                 true,
                 &comment,
                 &timing,
@@ -63,6 +71,8 @@ struct Ctx<'a> {
     comment: &'a str,
     timing: &'a Timing,
     labels: &'a [String],
+    /// misp-stix's `misp:type` label, when the indicator came from MISP.
+    hint: Option<&'a str>,
 }
 
 /// `name: description`, whichever exist.
@@ -162,10 +172,11 @@ fn map_stix(b: &mut Builder, ctx: &Ctx<'_>) {
     };
     let mut mapped = Vec::with_capacity(groups.len());
     for (object_type, props) in &groups {
-        match observable::map_observable(object_type, props, Source::Pattern) {
-            Some(m) if !m.attributes.is_empty() => mapped.push(m),
-            _ => return raw(b, ctx),
+        let all = observable::map_observable_all(object_type, props, Source::Pattern);
+        if all.is_empty() {
+            return raw(b, ctx);
         }
+        mapped.extend(all);
     }
     for m in &mapped {
         if !m.unmapped.is_empty() {
@@ -182,6 +193,14 @@ fn map_stix(b: &mut Builder, ctx: &Ctx<'_>) {
                 ),
             );
         }
-        b.emit(ctx.id, m, true, ctx.comment, ctx.timing, ctx.labels);
+        b.emit(
+            ctx.id,
+            m,
+            ctx.hint,
+            true,
+            ctx.comment,
+            ctx.timing,
+            ctx.labels,
+        );
     }
 }

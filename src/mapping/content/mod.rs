@@ -62,6 +62,11 @@ pub struct ContentOutput {
 pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
     let index: HashMap<&str, &Object> = objects.iter().map(|o| (o.id.as_str(), o)).collect();
     let mut b = Builder::new(event_uuid);
+    b.markings = objects
+        .iter()
+        .filter(|o| o.type_ == "marking-definition")
+        .filter_map(|o| Some((o.id.clone(), crate::story::tlp::marking_tlp(o)?.tag())))
+        .collect();
 
     // Pass 1: which SCOs are covered elsewhere (by an observed-data, or folded into a composite SCO).
     let mut via_observed: HashSet<&str> = HashSet::new();
@@ -86,6 +91,22 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
             }
             "vulnerability" => sdo::map_vulnerability(&mut b, o),
             t if sdo::is_named_sdo(t) => sdo::map_named_sdo(&mut b, o),
+            // SDOs misp-stix turns into objects (geolocation, malware-analysis, identity).
+            "location" | "malware-analysis" | "identity" => {
+                let resolve = |_: &str| None;
+                let comment = o.text("name").unwrap_or("");
+                map_sco(
+                    &mut b,
+                    &o.id,
+                    &o.type_,
+                    &o.props,
+                    &resolve,
+                    &Timing::default(),
+                    comment,
+                    None,
+                );
+            }
+            "x-misp-object" => sdo::map_misp_object(&mut b, o),
             t if t == "x-misp-attribute" || t.starts_with("x-misp-object-") => {
                 sdo::map_misp_attribute(&mut b, o)
             }
@@ -106,6 +127,7 @@ pub fn map_content(event_uuid: Uuid, objects: &[Object]) -> ContentOutput {
                     &resolve,
                     &Timing::default(),
                     "",
+                    None,
                 );
             }
             _ => tracing::debug!(id = %o.id, type_ = %o.type_, "content: object type not mapped"),
@@ -175,6 +197,8 @@ fn map_observed_data<'a>(
     done: &mut HashSet<&'a str>,
 ) {
     let timing = Timing::from_range(od.str("first_observed"), od.str("last_observed"));
+    // misp-stix's own output says which MISP type an observed-data with one observable was.
+    let hint = misp_label(&od.props, "type");
     // STIX 2.1: object_refs into the bundle.
     for id in od.strings("object_refs") {
         let Some(sco) = index.get(id) else {
@@ -185,7 +209,9 @@ fn map_observed_data<'a>(
         }
         done.insert(id);
         let resolve = |rid: &str| index.get(rid).map(|t| &t.props);
-        map_sco(b, &sco.id, &sco.type_, &sco.props, &resolve, &timing, "");
+        map_sco(
+            b, &sco.id, &sco.type_, &sco.props, &resolve, &timing, "", hint,
+        );
     }
     // STIX 2.0 style: embedded `objects` {"0": {...}} with refs by key.
     if let Some(embedded) = od.get("objects").and_then(Value::as_object) {
@@ -206,12 +232,13 @@ fn map_observed_data<'a>(
                 continue;
             }
             let source = format!("{}/{key}", od.id);
-            map_sco(b, &source, t, m, &resolve, &timing, "");
+            map_sco(b, &source, t, m, &resolve, &timing, "", hint);
         }
     }
 }
 
 /// Map one SCO (`to_ids: false`).
+#[allow(clippy::too_many_arguments)]
 fn map_sco<'a>(
     b: &mut Builder,
     source_id: &str,
@@ -220,17 +247,20 @@ fn map_sco<'a>(
     resolve: &observable::Resolver<'a>,
     timing: &Timing,
     comment: &str,
+    type_hint: Option<&str>,
 ) {
     let (flat, _) = observable::flatten_sco(type_, props, resolve);
-    let Some(mapped) = observable::map_observable(type_, &flat, Source::Observable) else {
-        return;
-    };
-    if mapped.attributes.is_empty() {
+    let all = observable::map_observable_all(type_, &flat, Source::Observable);
+    if all.is_empty() {
         tracing::debug!(id = %source_id, "content: observable without mappable properties");
         return;
     }
-    let labels = labels_of(props);
-    b.emit(source_id, &mapped, false, comment, timing, &labels);
+    let labels = b.object_tags(props);
+    for mapped in &all {
+        b.emit(
+            source_id, mapped, type_hint, false, comment, timing, &labels,
+        );
+    }
 }
 
 /// The labels of an object that become attribute tags (MISP-internal `misp:*` labels excluded).
@@ -245,6 +275,60 @@ pub(crate) fn labels_of(props: &Map<String, Value>) -> Vec<String> {
         .filter_map(safe_tag)
         .take(MAX_ATTRIBUTE_TAGS)
         .collect()
+}
+
+/// The value of a misp-stix `misp:<key>="<value>"` label.
+pub(crate) fn misp_label<'a>(props: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    props
+        .get("labels")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|l| {
+            l.strip_prefix("misp:")?
+                .strip_prefix(key)?
+                .strip_prefix("=\"")?
+                .strip_suffix('"')
+        })
+}
+
+/// Whether a misp-stix `misp:type` hint may refine the type we derived (same kind of value, finer MISP type:
+/// `domain` → `hostname`, `url` → `uri`/`link`, `sha224` → `sha512/224`, `ip-dst` → `ip-src` …).
+fn same_family(hint: &str, derived: &str) -> bool {
+    const FAMILIES: &[&[&str]] = &[
+        &["domain", "hostname"],
+        &["url", "uri", "link"],
+        &["ip-dst", "ip-src"],
+        &[
+            "email",
+            "email-src",
+            "email-dst",
+            "target-email",
+            "email-reply-to",
+            "whois-registrant-email",
+        ],
+        &["filename", "email-attachment"],
+        &["AS"],
+    ];
+    let hashy = |t: &str| {
+        t.starts_with("sha")
+            || matches!(
+                t,
+                "md5"
+                    | "ssdeep"
+                    | "tlsh"
+                    | "imphash"
+                    | "authentihash"
+                    | "vhash"
+                    | "telfhash"
+                    | "pehash"
+                    | "impfuzzy"
+            )
+    };
+    (hashy(hint) && hashy(derived))
+        || FAMILIES
+            .iter()
+            .any(|f| f.contains(&hint) && f.contains(&derived))
 }
 
 /// Labels misp-stix writes for its own round trip (`misp:type="…"`, `misp:category="…"`, …).
@@ -299,7 +383,17 @@ pub(crate) fn bounded_comment(s: &str) -> String {
 
 /// UUIDv5(event uuid, key): the deterministic uuid of an attribute or object of this event.
 pub fn item_uuid(event: Uuid, key: &str) -> Uuid {
-    Uuid::new_v5(&event, key.as_bytes())
+    crate::mapping::ids::uuid_for(event, key)
+}
+
+/// One attribute of an object to build.
+pub(crate) struct ObjAttr<'a> {
+    pub relation: &'a str,
+    pub type_: &'a str,
+    pub value: &'a str,
+    pub to_ids: bool,
+    /// Used when valid for the type; else the type's default category.
+    pub category: Option<&'a str>,
 }
 
 /// Collects the output, de-duplicating and bounding it.
@@ -314,6 +408,8 @@ pub(crate) struct Builder {
     warnings: Vec<Warning>,
     count: usize,
     truncated: bool,
+    /// TLP tag of each marking-definition present in the input (fixed TLP ids are known without it).
+    markings: HashMap<String, &'static str>,
 }
 
 impl Builder {
@@ -329,6 +425,7 @@ impl Builder {
             warnings: Vec::new(),
             count: 0,
             truncated: false,
+            markings: HashMap::new(),
         }
     }
 
@@ -339,6 +436,29 @@ impl Builder {
             tags: self.tags,
             warnings: self.warnings,
         }
+    }
+
+    /// Attribute tags of a content object: its labels and the TLP of its `object_marking_refs`.
+    pub(crate) fn object_tags(&self, props: &Map<String, Value>) -> Vec<String> {
+        let mut tags = labels_of(props);
+        let refs = props
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str);
+        for id in refs {
+            let tlp = crate::story::tlp::fixed_marking(id)
+                .map(|t| t.tag())
+                .or_else(|| self.markings.get(id).copied());
+            if let Some(tag) = tlp
+                && tags.len() < MAX_ATTRIBUTE_TAGS
+                && !tags.iter().any(|t| t == tag)
+            {
+                tags.push(tag.to_owned());
+            }
+        }
+        tags
     }
 
     pub(crate) fn warn(&mut self, id: &str, message: impl Into<String>) {
@@ -449,8 +569,7 @@ impl Builder {
         &mut self,
         source_id: &str,
         name: &str,
-        attrs: &[observable::MappedAttr],
-        to_ids: bool,
+        attrs: &[ObjAttr<'_>],
         comment: &str,
         labels: &[String],
     ) {
@@ -470,21 +589,25 @@ impl Builder {
         let mut attributes = Vec::with_capacity(attrs.len());
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         for a in attrs {
-            if !seen.insert((a.relation, a.value.as_str())) {
+            if !seen.insert((a.relation, a.value)) {
                 continue;
             }
-            let Some(category) = types::default_category(a.type_) else {
+            let Some(default_category) = types::default_category(a.type_) else {
                 continue;
             };
-            if !self.value_ok(source_id, a.type_, &a.value) {
+            if !self.value_ok(source_id, a.type_, a.value) {
                 continue;
             }
+            let category = a
+                .category
+                .filter(|c| types::is_valid_category(a.type_, c))
+                .unwrap_or(default_category);
             attributes.push(Attribute {
                 uuid: item_uuid(self.event, &format!("{key}/{}/{}", a.relation, a.value)),
                 type_: a.type_.to_owned(),
                 category: category.to_owned(),
-                value: a.value.clone(),
-                to_ids: to_ids && types::default_to_ids(a.type_),
+                value: a.value.to_owned(),
+                to_ids: a.to_ids,
                 comment: String::new(),
                 distribution: DISTRIBUTION_INHERIT,
                 object_relation: Some(a.relation.to_owned()),
@@ -516,34 +639,49 @@ impl Builder {
 
     /// Emit a mapped observable: one attribute when it is a single indicator-like value, else an object.
     /// Observables whose template is empty (mac-addr, mutex …) become one attribute per value.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn emit(
         &mut self,
         source_id: &str,
         mapped: &Mapped,
+        type_hint: Option<&str>,
         to_ids: bool,
         comment: &str,
         timing: &Timing,
         labels: &[String],
     ) {
         if let Some(a) = mapped.as_single() {
+            let type_ = type_hint
+                .filter(|h| same_family(h, a.type_) && types::is_valid_type(h))
+                .unwrap_or(a.type_);
+            let value = observable::canonical_value(type_, &a.value);
             self.attribute(
-                source_id, a.type_, None, &a.value, to_ids, comment, timing, labels,
+                source_id, type_, None, &value, to_ids, comment, timing, labels,
             );
         } else if mapped.object_name.is_empty() {
-            for a in &mapped.attributes {
+            // No template (mac-addr, mutex …): each value on its own; descriptive extras cannot stand alone.
+            for a in mapped
+                .attributes
+                .iter()
+                .filter(|a| observable::standalone_type(a.type_))
+            {
                 self.attribute(
                     source_id, a.type_, None, &a.value, to_ids, comment, timing, labels,
                 );
             }
         } else {
-            self.object(
-                source_id,
-                mapped.object_name,
-                &mapped.attributes,
-                to_ids,
-                comment,
-                labels,
-            );
+            let attrs: Vec<ObjAttr<'_>> = mapped
+                .attributes
+                .iter()
+                .map(|a| ObjAttr {
+                    relation: a.relation.as_ref(),
+                    type_: a.type_,
+                    value: &a.value,
+                    to_ids: to_ids && types::default_to_ids(a.type_),
+                    category: None,
+                })
+                .collect();
+            self.object(source_id, mapped.object_name, &attrs, comment, labels);
         }
     }
 }

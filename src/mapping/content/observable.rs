@@ -6,6 +6,7 @@
 //! pattern describing it map to the same MISP attributes. Relation names and object templates follow
 //! misp-stix's STIX 2.1 → MISP mapping (`reference/notes/misp.md` §4).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
@@ -27,7 +28,7 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappedAttr {
     /// Object relation (used when the result is an object).
-    pub relation: &'static str,
+    pub relation: Cow<'static, str>,
     /// MISP attribute type.
     pub type_: &'static str,
     pub value: String,
@@ -54,7 +55,7 @@ impl Mapped {
 }
 
 /// Types that only make sense inside an object (a lone `text` or `datetime` says nothing).
-fn standalone_type(t: &str) -> bool {
+pub(crate) fn standalone_type(t: &str) -> bool {
     !matches!(
         t,
         "text"
@@ -75,7 +76,14 @@ fn standalone_type(t: &str) -> bool {
 fn forced_object(name: &str) -> bool {
     matches!(
         name,
-        "user-account" | "x509" | "process" | "software" | "directory" | "artifact"
+        "user-account"
+            | "x509"
+            | "process"
+            | "software"
+            | "directory"
+            | "artifact"
+            | "pe"
+            | "pe-section"
     )
 }
 
@@ -148,7 +156,7 @@ fn ignored(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path);
     matches!(
         last,
-        "type" | "id" | "spec_version" | "defanged" | "extension_type" | "x_misp_type"
+        "type" | "id" | "spec_version" | "defanged" | "extension_type"
     ) || path.starts_with("object_marking_refs")
         || path.starts_with("granular_markings")
         || path.starts_with("created_by_ref")
@@ -202,7 +210,6 @@ fn rule(
         ("file", "mtime" | "modified") => ("modification-time", "datetime"),
         ("file", "atime" | "accessed") => ("access-time", "datetime"),
         ("file", "parent_directory_ref.path") => ("path", "text"),
-        ("file", "extensions.windows-pebinary-ext.imphash") => ("imphash", "imphash"),
         ("directory", "path") => ("path", "text"),
         ("directory", "path_enc") => ("path-encoding", "text"),
         ("directory", "ctime" | "created") => ("creation-time", "datetime"),
@@ -259,13 +266,23 @@ fn rule(
         ("process", "parent_ref.command_line") => ("parent-command-line", "text"),
         ("process", "parent_ref.image_ref.name") => ("parent-image", "filename"),
         ("process", "child_refs[*].pid") => ("child-pid", "text"),
-        ("network-traffic", "src_ref.value") if is_ip(value) => ("ip-src", "ip-src"),
-        ("network-traffic", "src_ref.value") => ("hostname-src", "hostname"),
-        ("network-traffic", "dst_ref.value") if is_ip(value) => ("ip-dst", "ip-dst"),
-        ("network-traffic", "dst_ref.value") => ("hostname-dst", "hostname"),
-        ("network-traffic", "src_port") => ("src-port", "port"),
-        ("network-traffic", "dst_port") => ("dst-port", "port"),
-        ("network-traffic", "protocols[*]") => (protocol_layer(value), "text"),
+        ("network-traffic", "src_ref.value") if is_ip(value) => ("src_ip", "ip-src"),
+        ("network-traffic", "src_ref.value") => ("src_hostname", "hostname"),
+        ("network-traffic", "dst_ref.value") if is_ip(value) => ("dst_ip", "ip-dst"),
+        ("network-traffic", "dst_ref.value") => ("dst_hostname", "hostname"),
+        ("network-traffic", "src_port") => ("src_port", "port"),
+        ("network-traffic", "dst_port") => ("dst_port", "port"),
+        ("network-traffic", "protocols[*]") => ("protocols", "text"),
+        ("network-traffic", "src_byte_count") => ("src_bytes_count", "size-in-bytes"),
+        ("network-traffic", "dst_byte_count") => ("dst_bytes_count", "size-in-bytes"),
+        ("network-traffic", "src_packets") => ("src_packets", "counter"),
+        ("network-traffic", "dst_packets") => ("dst_packets", "counter"),
+        ("network-traffic", "start") => ("start_time", "datetime"),
+        ("network-traffic", "end") => ("end_time", "datetime"),
+        ("network-traffic", "is_active") => ("is_active", "boolean"),
+        ("network-traffic", "extensions.socket-ext.is_listening") if value == "true" => {
+            ("state", "text")
+        }
         ("network-traffic", "extensions.socket-ext.address_family") => ("address-family", "text"),
         ("network-traffic", "extensions.socket-ext.protocol_family") => ("domain-family", "text"),
         ("network-traffic", "extensions.socket-ext.socket_type") => ("socket-type", "text"),
@@ -285,7 +302,7 @@ fn rule(
         ("email-message", "subject") => ("subject", "email-subject"),
         ("email-message", "date") => ("send-date", "datetime"),
         ("email-message", "message_id") => ("message-id", "email-message-id"),
-        ("email-message", "body") => ("email-body", "email-body"),
+        ("email-message", "body" | "body_multipart[*].body") => ("email-body", "email-body"),
         ("email-message", "from_ref.value" | "sender_ref.value") => ("from", "email-src"),
         ("email-message", "from_ref.display_name" | "sender_ref.display_name") => {
             ("from-display-name", "email-src-display-name")
@@ -316,17 +333,130 @@ fn rule(
             ("attachment", "email-attachment")
         }
         ("user-agent" | "x-misp-user-agent", "value") => ("user-agent", "user-agent"),
+        // `file:extensions.windows-pebinary-ext` (split off by `map_observable_all`).
+        ("pe", "pe_type" | "x_misp_type") => ("type", "text"),
+        ("pe", "imphash") => ("imphash", "imphash"),
+        ("pe", "number_of_sections") => ("number-sections", "counter"),
+        ("pe", "optional_header.address_of_entry_point") => ("entrypoint-address", "text"),
+        ("pe", "time_date_stamp" | "x_misp_compilation_timestamp") => {
+            ("compilation-timestamp", "datetime")
+        }
+        ("pe", "x_misp_company_name") => ("company-name", "text"),
+        ("pe", "x_misp_file_description") => ("file-description", "text"),
+        ("pe", "x_misp_file_version") => ("file-version", "text"),
+        ("pe", "x_misp_impfuzzy") => ("impfuzzy", "impfuzzy"),
+        ("pe", "x_misp_internal_filename") => ("internal-filename", "filename"),
+        ("pe", "x_misp_original_filename") => ("original-filename", "filename"),
+        ("pe", "x_misp_lang_id") => ("lang-id", "text"),
+        ("pe", "x_misp_legal_copyright") => ("legal-copyright", "text"),
+        ("pe", "x_misp_product_name") => ("product-name", "text"),
+        ("pe", "x_misp_product_version") => ("product-version", "text"),
+        ("pe", "x_misp_pehash") => ("pehash", "pehash"),
+        ("pe", "x_misp_entrypoint_section_at_position") => {
+            ("entrypoint-section-at-position", "text")
+        }
+        // SDOs misp-stix turns into objects.
+        ("location", "city") => ("city", "text"),
+        ("location", "country") => ("countrycode", "text"),
+        ("location", "region") => ("region", "text"),
+        ("location", "administrative_area") => ("region", "text"),
+        ("location", "postal_code") => ("zipcode", "text"),
+        ("location", "street_address") => ("address", "text"),
+        ("location", "latitude") => ("latitude", "float"),
+        ("location", "longitude") => ("longitude", "float"),
+        ("location", "precision") => ("accuracy-radius", "float"),
+        ("location", "description") => ("text", "text"),
+        ("malware-analysis", "product") => ("product", "text"),
+        ("malware-analysis", "version") => ("version", "text"),
+        ("malware-analysis", "configuration_version") => ("configuration_version", "text"),
+        ("malware-analysis", "modules[*]") => ("module", "text"),
+        ("malware-analysis", "analysis_engine_version") => ("analysis_engine_version", "text"),
+        ("malware-analysis", "analysis_definition_version") => {
+            ("analysis_definition_version", "text")
+        }
+        ("malware-analysis", "submitted") => ("submitted_time", "datetime"),
+        ("malware-analysis", "analysis_started") => ("start_time", "datetime"),
+        ("malware-analysis", "analysis_ended") => ("end_time", "datetime"),
+        ("malware-analysis", "result_name") => ("result_name", "text"),
+        ("malware-analysis", "result") => ("result", "text"),
+        ("identity", "name") => ("name", "text"),
+        ("identity", "description") => ("description", "text"),
+        ("identity", "identity_class") => ("identity_class", "text"),
+        ("identity", "contact_information") => ("contact_information", "text"),
+        ("identity", "roles[*]") => ("roles", "text"),
+        ("pe-section", "name") => ("name", "text"),
+        ("pe-section", "size") => ("size-in-bytes", "size-in-bytes"),
+        ("pe-section", "entropy") => ("entropy", "float"),
         _ => return None,
     };
     Some(r)
 }
 
-/// `network-connection` puts each protocol in its OSI layer.
-fn protocol_layer(p: &str) -> &'static str {
-    match p.to_ascii_lowercase().as_str() {
-        "ipv4" | "ipv6" | "ip" | "icmp" | "icmpv6" | "arp" | "igmp" | "ipsec" => "layer3-protocol",
-        "tcp" | "udp" | "sctp" | "dccp" | "quic" => "layer4-protocol",
-        _ => "layer7-protocol",
+/// The MISP relation of a misp-stix custom property: `x_misp_passport_number` → `passport-number`
+/// (also inside an extension: `extensions.windows-pebinary-ext.x_misp_…`). Not inside lists.
+fn custom_relation(path: &str) -> Option<String> {
+    if path.contains('[') {
+        return None;
+    }
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let rest = last.strip_prefix("x_misp_")?;
+    let ok = !rest.is_empty()
+        && rest.len() <= 64
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    ok.then(|| rest.replace('_', "-"))
+}
+
+/// The MISP type of a custom relation: the relation itself when it names a type that carries a value on its
+/// own (`domain`, `hostname`, `port`, `phone-number`, `md5` …), a few aliases (`host`, `ip`), else `text`.
+fn custom_type(relation: &str) -> &'static str {
+    const OWN: &[&str] = &[
+        "domain",
+        "hostname",
+        "port",
+        "url",
+        "uri",
+        "link",
+        "filename",
+        "md5",
+        "sha1",
+        "sha256",
+        "sha512",
+        "ssdeep",
+        "tlsh",
+        "imphash",
+        "phone-number",
+        "first-name",
+        "last-name",
+        "middle-name",
+        "nationality",
+        "passport-number",
+        "iban",
+        "bic",
+        "btc",
+        "mac-address",
+        "user-agent",
+        "mime-type",
+        "cpe",
+        "AS",
+        "email-src",
+        "email-dst",
+        "ip-src",
+        "ip-dst",
+        "regkey",
+        "mutex",
+        "datetime",
+        "boolean",
+        "float",
+        "counter",
+        "size-in-bytes",
+    ];
+    match relation {
+        "host" => "hostname",
+        "ip" => "ip-dst",
+        "e-mail" | "email" => "email",
+        r => OWN.iter().find(|t| **t == r).copied().unwrap_or("text"),
     }
 }
 
@@ -386,19 +516,48 @@ pub fn map_observable(
         }
         match rule(object_type, &norm, value, source) {
             Some((relation, type_)) => {
-                let value = canonical_value(type_, value);
+                let value = if relation == "protocols" {
+                    value.trim().to_ascii_uppercase()
+                } else if relation == "state" {
+                    "listening".to_owned()
+                } else if relation == "accuracy-radius" {
+                    // STIX precision is in metres, MISP's accuracy radius in kilometres.
+                    match value.trim().parse::<f64>() {
+                        Ok(m) if m.is_finite() => format!("{:?}", m / 1000.0),
+                        _ => continue,
+                    }
+                } else {
+                    canonical_value(type_, value)
+                };
                 if !attributes
                     .iter()
                     .any(|a| a.relation == relation && a.value == value)
                 {
                     attributes.push(MappedAttr {
-                        relation,
+                        relation: Cow::Borrowed(relation),
                         type_,
                         value,
                     });
                 }
             }
-            None => unmapped.push(path.clone()),
+            None => match custom_relation(&norm) {
+                // misp-stix writes MISP object attributes it has no STIX property for as `x_misp_<relation>`.
+                Some(relation) => {
+                    let value = value.trim().to_owned();
+                    if !attributes
+                        .iter()
+                        .any(|a| a.relation == relation && a.value == value)
+                    {
+                        let type_ = custom_type(&relation);
+                        attributes.push(MappedAttr {
+                            relation: Cow::Owned(relation),
+                            type_,
+                            value,
+                        });
+                    }
+                }
+                None => unmapped.push(path.clone()),
+            },
         }
     }
     let object_name = refine_object_name(object_type, base, props, &mut attributes);
@@ -407,6 +566,54 @@ pub fn map_observable(
         attributes,
         unmapped,
     })
+}
+
+/// Map an observable that may describe several MISP objects: a `file` with a `windows-pebinary-ext` gives
+/// the `file`, a `pe` and one `pe-section` per section (as misp-stix does). Other types give one result.
+pub fn map_observable_all(
+    object_type: &str,
+    props: &[(String, String)],
+    source: Source,
+) -> Vec<Mapped> {
+    const PE: &str = "extensions.windows-pebinary-ext.";
+    if object_type != "file" || !props.iter().any(|(p, _)| p.starts_with(PE)) {
+        return map_observable(object_type, props, source)
+            .into_iter()
+            .filter(|m| !m.attributes.is_empty())
+            .collect();
+    }
+    let mut base = Vec::new();
+    let mut pe = Vec::new();
+    let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for (path, value) in props {
+        let Some(rest) = path.strip_prefix(PE) else {
+            base.push((path.clone(), value.clone()));
+            continue;
+        };
+        if let Some(sec) = rest.strip_prefix("sections[") {
+            let Some((idx, tail)) = sec.split_once("].") else {
+                continue;
+            };
+            let entry = match sections.iter_mut().position(|(i, _)| i == idx) {
+                Some(i) => &mut sections[i].1,
+                None => {
+                    sections.push((idx.to_owned(), Vec::new()));
+                    let last = sections.len() - 1;
+                    &mut sections[last].1
+                }
+            };
+            entry.push((tail.to_owned(), value.clone()));
+        } else {
+            pe.push((rest.to_owned(), value.clone()));
+        }
+    }
+    let mut out: Vec<Mapped> = map_observable("file", &base, source).into_iter().collect();
+    out.extend(map_observable("pe", &pe, source));
+    for (_, sec) in &sections {
+        out.extend(map_observable("pe-section", sec, source));
+    }
+    out.retain(|m| !m.attributes.is_empty());
+    out
 }
 
 /// The template of each observable type (refined for network traffic and addresses below).
@@ -426,7 +633,12 @@ fn base_object_name(object_type: &str) -> Option<&'static str> {
         "user-account" => "user-account",
         "software" => "software",
         "process" => "process",
-        "network-traffic" => "network-connection",
+        "network-traffic" => "network-traffic",
+        "pe" => "pe",
+        "pe-section" => "pe-section",
+        "location" => "geolocation",
+        "malware-analysis" => "malware-analysis",
+        "identity" => "identity",
         _ => return None,
     })
 }
@@ -445,38 +657,49 @@ fn refine_object_name(
             .iter()
             .any(|(p, _)| p.starts_with(&format!("extensions.{ext}")))
     };
-    if has_ext("http-request-ext") {
+    let rename = |attributes: &mut [MappedAttr], f: &dyn Fn(&'static str) -> &'static str| {
         for a in attributes.iter_mut() {
-            a.relation = match a.relation {
-                "hostname-dst" => "host",
-                other => other,
-            };
+            if let Cow::Borrowed(r) = a.relation {
+                a.relation = Cow::Borrowed(f(r));
+            }
         }
+    };
+    if has_ext("http-request-ext") {
+        rename(attributes, &|r| match r {
+            "src_ip" => "ip-src",
+            "dst_ip" => "ip-dst",
+            "dst_hostname" => "host",
+            "src_port" => "src-port",
+            "dst_port" => "dst-port",
+            other => other,
+        });
         return "http-request";
     }
     if has_ext("socket-ext") {
-        for a in attributes.iter_mut() {
-            a.relation = match a.relation {
-                "layer3-protocol" | "layer4-protocol" | "layer7-protocol" => "protocol",
-                other => other,
-            };
-        }
+        rename(attributes, &|r| match r {
+            "src_ip" => "ip-src",
+            "dst_ip" => "ip-dst",
+            "src_hostname" => "hostname-src",
+            "dst_hostname" => "hostname-dst",
+            "src_port" => "src-port",
+            "dst_port" => "dst-port",
+            "protocols" => "protocol",
+            other => other,
+        });
         return "network-socket";
     }
     // Only a destination address and port: misp-stix's ip-port.
-    if !attributes.is_empty()
-        && attributes
-            .iter()
-            .all(|a| matches!(a.relation, "ip-dst" | "dst-port" | "hostname-dst"))
-        && attributes.iter().any(|a| a.relation == "dst-port")
+    if attributes
+        .iter()
+        .all(|a| matches!(a.relation.as_ref(), "dst_ip" | "dst_port" | "dst_hostname"))
+        && attributes.iter().any(|a| a.relation == "dst_port")
     {
-        for a in attributes.iter_mut() {
-            a.relation = match a.relation {
-                "ip-dst" => "ip",
-                "hostname-dst" => "hostname",
-                other => other,
-            };
-        }
+        rename(attributes, &|r| match r {
+            "dst_ip" => "ip",
+            "dst_hostname" => "hostname",
+            "dst_port" => "dst-port",
+            other => other,
+        });
         return "ip-port";
     }
     base
@@ -606,7 +829,7 @@ mod tests {
     fn types(m: &Mapped) -> Vec<(&str, &str, &str)> {
         m.attributes
             .iter()
-            .map(|a| (a.relation, a.type_, a.value.as_str()))
+            .map(|a| (a.relation.as_ref(), a.type_, a.value.as_str()))
             .collect()
     }
 
@@ -723,14 +946,14 @@ mod tests {
             Source::Pattern,
         )
         .expect("known");
-        assert_eq!(m.object_name, "network-connection");
+        assert_eq!(m.object_name, "network-traffic");
         assert_eq!(
             types(&m),
             vec![
-                ("ip-src", "ip-src", "1.2.3.4"),
-                ("hostname-dst", "hostname", "evil.example"),
-                ("layer4-protocol", "text", "tcp"),
-                ("layer7-protocol", "text", "http"),
+                ("src_ip", "ip-src", "1.2.3.4"),
+                ("dst_hostname", "hostname", "evil.example"),
+                ("protocols", "text", "TCP"),
+                ("protocols", "text", "HTTP"),
             ]
         );
         let m = map_observable(
@@ -744,7 +967,8 @@ mod tests {
         )
         .expect("known");
         assert_eq!(m.object_name, "network-socket");
-        assert!(types(&m).contains(&("protocol", "text", "tcp")));
+        assert!(types(&m).contains(&("protocol", "text", "TCP")));
+        assert!(types(&m).contains(&("ip-dst", "ip-dst", "1.2.3.4")));
         let m = map_observable(
             "network-traffic",
             &props(&[
@@ -758,6 +982,35 @@ mod tests {
         )
         .expect("known");
         assert_eq!(m.object_name, "http-request");
+    }
+
+    #[test]
+    fn misp_custom_properties_become_text_relations() {
+        let m = map_observable(
+            "user-account",
+            &props(&[
+                ("user_id", "misp"),
+                ("x_misp_passport_number", "AB1"),
+                ("x_misp_KnownMalicious", "yes"),
+                ("x_misp_", "empty name"),
+                ("x_misp_list[0]", "in a list"),
+            ]),
+            Source::Observable,
+        )
+        .expect("known");
+        assert_eq!(
+            types(&m),
+            vec![
+                ("user-id", "text", "misp"),
+                ("passport-number", "passport-number", "AB1"),
+                ("KnownMalicious", "text", "yes"),
+            ]
+        );
+        assert_eq!(custom_type("host"), "hostname");
+        assert_eq!(custom_type("ip"), "ip-dst");
+        assert_eq!(custom_type("domain"), "domain");
+        assert_eq!(custom_type("operating-system"), "text");
+        assert_eq!(m.unmapped.len(), 2);
     }
 
     #[test]

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::stix::Object;
 
-use super::observable::canonical_value;
-use super::{Builder, Timing, bounded_comment, labels_of, quoted_tag_value, safe_tag};
+use super::observable::{self, MAX_PROPS, canonical_value};
+use super::templates;
+use super::{Builder, ObjAttr, Timing, bounded_comment, misp_label, quoted_tag_value, safe_tag};
 
 /// SDO types that become event tags.
 pub fn is_named_sdo(t: &str) -> bool {
@@ -103,7 +104,7 @@ pub(crate) fn map_vulnerability(b: &mut Builder, o: &Object) {
         (Some(n), None) if n != value => n.to_owned(),
         _ => String::new(),
     };
-    let labels = labels_of(&o.props);
+    let labels = b.object_tags(&o.props);
     b.attribute(
         &o.id,
         "vulnerability",
@@ -116,22 +117,12 @@ pub(crate) fn map_vulnerability(b: &mut Builder, o: &Object) {
     );
 }
 
-/// The value of a `misp:<key>="<value>"` label.
-fn misp_label<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
-    o.strings("labels").find_map(|l| {
-        l.strip_prefix("misp:")?
-            .strip_prefix(key)?
-            .strip_prefix("=\"")?
-            .strip_suffix('"')
-    })
-}
-
 /// misp-stix's custom attribute (`x-misp-attribute`, or `x-misp-object-<type>` in older output):
 /// `x_misp_type`/`x_misp_value`/`x_misp_category`/`x_misp_comment`, type also from the `misp:type` label.
 pub(crate) fn map_misp_attribute(b: &mut Builder, o: &Object) {
     let type_ = o
         .text("x_misp_type")
-        .or_else(|| misp_label(o, "type"))
+        .or_else(|| misp_label(&o.props, "type"))
         .or_else(|| o.type_.strip_prefix("x-misp-object-"));
     let (Some(type_), Some(value)) = (type_, o.text("x_misp_value")) else {
         tracing::debug!(id = %o.id, "content: x-misp-attribute without type or value");
@@ -139,11 +130,11 @@ pub(crate) fn map_misp_attribute(b: &mut Builder, o: &Object) {
     };
     let category = o
         .text("x_misp_category")
-        .or_else(|| misp_label(o, "category"));
-    let to_ids = misp_label(o, "to_ids").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        .or_else(|| misp_label(&o.props, "category"));
+    let to_ids = misp_label(&o.props, "to_ids").is_some_and(|v| v.eq_ignore_ascii_case("true"))
         || o.get("x_misp_to_ids").and_then(Value::as_bool) == Some(true);
     let comment = o.text("x_misp_comment").unwrap_or("");
-    let labels = labels_of(&o.props);
+    let labels = b.object_tags(&o.props);
     let value = canonical_value(type_, value);
     b.attribute(
         &o.id,
@@ -155,4 +146,98 @@ pub(crate) fn map_misp_attribute(b: &mut Builder, o: &Object) {
         &Timing::default(),
         &labels,
     );
+}
+
+/// misp-stix's custom object (`x-misp-object`: `x_misp_name`, `x_misp_attributes` [{object_relation, type,
+/// value, to_ids?, category?}]). With a template we know it becomes that MISP object; otherwise the attributes
+/// that stand on their own (not `text`, `float` …) are kept as standalone attributes, with a warning.
+/// `taranis-story` / `taranis-news-item` belong to the story mapping and are skipped here.
+pub(crate) fn map_misp_object(b: &mut Builder, o: &Object) {
+    let Some(name) = o
+        .text("x_misp_name")
+        .or_else(|| misp_label(&o.props, "name"))
+    else {
+        tracing::debug!(id = %o.id, "content: x-misp-object without a name");
+        return;
+    };
+    if matches!(name, "taranis-story" | "taranis-news-item") {
+        return;
+    }
+    let mut attrs: Vec<(String, String, String, bool, Option<String>)> = Vec::new();
+    for a in o
+        .get("x_misp_attributes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .take(MAX_PROPS)
+    {
+        let text = |k: &str| match a.get(k) {
+            Some(Value::String(s)) => Some(s.trim().to_owned()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(v)) => Some(v.to_string()),
+            _ => None,
+        };
+        let (Some(type_), Some(value)) = (text("type"), text("value")) else {
+            continue;
+        };
+        if value.is_empty() || !crate::misp::types::is_valid_type(&type_) {
+            continue;
+        }
+        let relation = text("object_relation").unwrap_or_else(|| type_.clone());
+        let to_ids = match a.get("to_ids") {
+            Some(Value::Bool(v)) => *v,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true") || s == "1",
+            _ => false,
+        };
+        let value = canonical_value(&type_, &value);
+        attrs.push((relation, type_, value, to_ids, text("category")));
+    }
+    if attrs.is_empty() {
+        tracing::debug!(id = %o.id, "content: x-misp-object without usable attributes");
+        return;
+    }
+    let comment = o.text("x_misp_comment").unwrap_or("");
+    let labels = b.object_tags(&o.props);
+    if templates::template(name).is_some() {
+        let objattrs: Vec<ObjAttr<'_>> = attrs
+            .iter()
+            .map(|(relation, type_, value, to_ids, category)| ObjAttr {
+                relation,
+                type_,
+                value,
+                to_ids: *to_ids,
+                category: category.as_deref(),
+            })
+            .collect();
+        b.object(&o.id, name, &objattrs, comment, &labels);
+        return;
+    }
+    let (mut kept, mut dropped) = (0usize, 0usize);
+    for (relation, type_, value, to_ids, category) in &attrs {
+        if observable::standalone_type(type_) {
+            kept += 1;
+            let comment = bounded_comment(&format!("{name} {relation}"));
+            b.attribute(
+                &o.id,
+                type_,
+                category.as_deref(),
+                value,
+                *to_ids,
+                &comment,
+                &Timing::default(),
+                &labels,
+            );
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        b.warn(
+            &o.id,
+            format!(
+                "no MISP object template known for {name:?}: {kept} attribute(s) kept standalone, {dropped} dropped"
+            ),
+        );
+    }
 }

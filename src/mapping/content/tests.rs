@@ -174,7 +174,7 @@ fn multi_property_patterns_choose_templates() {
         ),
         (
             "[network-traffic:src_ref.value = '1.2.3.4' AND network-traffic:dst_ref.value = '5.6.7.8' AND network-traffic:protocols[0] = 'tcp']",
-            "network-connection",
+            "network-traffic",
         ),
         (
             "[domain-name:value = 'a.example' AND domain-name:resolves_to_refs[*].value = '1.2.3.4']",
@@ -427,15 +427,15 @@ fn composite_scos_fold_their_references() {
     // The referenced addresses are inside the objects, not repeated standalone.
     assert!(out.attributes.is_empty(), "{:?}", pairs(&out));
     assert_eq!(out.objects.len(), 3);
-    assert_eq!(out.objects[0].name, "network-connection");
+    assert_eq!(out.objects[0].name, "network-traffic");
     assert_eq!(
         object_rel(&out.objects[0]),
         vec![
-            (s("dst-port"), s("port"), s("80")),
-            (s("ip-dst"), s("ip-dst"), s("10.0.0.2")),
-            (s("layer4-protocol"), s("text"), s("tcp")),
-            (s("src-port"), s("port"), s("1234")),
-            (s("ip-src"), s("ip-src"), s("10.0.0.1")),
+            (s("dst_port"), s("port"), s("80")),
+            (s("dst_ip"), s("ip-dst"), s("10.0.0.2")),
+            (s("protocols"), s("text"), s("TCP")),
+            (s("src_port"), s("port"), s("1234")),
+            (s("src_ip"), s("ip-src"), s("10.0.0.1")),
         ]
     );
     assert_eq!(out.objects[1].name, "email");
@@ -619,7 +619,8 @@ fn misp_custom_attributes() {
 fn unknown_and_unmappable_objects_are_skipped_quietly() {
     let out = map(vec![
         json!({"type": "relationship", "id": "relationship--1", "source_ref": "a", "target_ref": "b"}),
-        json!({"type": "identity", "id": "identity--1", "name": "x"}),
+        json!({"type": "note", "id": "note--1", "content": "x"}),
+        json!({"type": "identity", "id": "identity--1"}),
         json!({"type": "x-taranis-news-item", "id": "x-taranis-news-item--1"}),
         json!({"type": "file", "id": "file--1", "x_unknown": 1}),
         json!({"type": "ipv4-addr", "id": "ipv4-addr--1"}),
@@ -703,4 +704,220 @@ proptest::proptest! {
         let objects = vec![obj(indicator(&p))];
         let _ = map_content(EVENT, &objects);
     }
+}
+
+#[test]
+fn pe_files_give_file_pe_and_section_objects() {
+    let out = map(vec![json!({
+        "type": "file", "id": "file--1", "name": "putty.exe",
+        "extensions": {"windows-pebinary-ext": {
+            "pe_type": "exe", "imphash": "AB", "number_of_sections": 2,
+            "sections": [
+                {"name": ".text", "size": 10, "hashes": {"MD5": "CC"}},
+                {"name": ".rsrc", "entropy": 7.5}
+            ]
+        }}
+    })]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    // A lone filename stays an attribute; the PE parts are objects.
+    assert_eq!(pairs(&out), vec![(s("filename"), s("putty.exe"))]);
+    assert_eq!(names, vec!["pe", "pe-section", "pe-section"]);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("imphash"), s("imphash"), s("ab")),
+            (s("number-sections"), s("counter"), s("2")),
+            (s("type"), s("text"), s("exe")),
+        ]
+    );
+    assert_eq!(
+        object_rel(&out.objects[1]),
+        vec![
+            (s("md5"), s("md5"), s("cc")),
+            (s("name"), s("text"), s(".text")),
+            (s("size-in-bytes"), s("size-in-bytes"), s("10")),
+        ]
+    );
+    // The same in a pattern.
+    let out = map(vec![indicator(
+        "[file:name = 'a.exe' AND file:extensions.'windows-pebinary-ext'.imphash = 'ab' AND file:extensions.'windows-pebinary-ext'.sections[0].name = '.text']",
+    )]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["pe", "pe-section"]);
+    assert_eq!(pairs(&out), vec![(s("filename"), s("a.exe"))]);
+    let pe_uuids: std::collections::HashSet<_> = out.objects.iter().map(|o| o.uuid).collect();
+    assert_eq!(pe_uuids.len(), 2);
+}
+
+#[test]
+fn location_malware_analysis_and_identity_become_objects() {
+    let out = map(vec![
+        json!({"type": "location", "id": "location--1", "name": "Paris", "country": "FR", "city": "Paris",
+               "latitude": 48.8566, "precision": 1000.0}),
+        json!({"type": "malware-analysis", "id": "malware-analysis--1", "product": "VT", "result": "malicious",
+               "modules": ["static"], "submitted": "2024-01-25T10:00:00Z"}),
+        json!({"type": "identity", "id": "identity--1", "name": "ACME", "identity_class": "organization",
+               "sectors": ["financial-services"]}),
+    ]);
+    let names: Vec<&str> = out.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["geolocation", "malware-analysis", "identity"]);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("city"), s("text"), s("Paris")),
+            (s("countrycode"), s("text"), s("FR")),
+            (s("latitude"), s("float"), s("48.8566")),
+            (s("accuracy-radius"), s("float"), s("1.0")),
+        ]
+    );
+    assert_eq!(out.objects[0].comment, "Paris");
+    assert!(object_rel(&out.objects[1]).contains(&(s("module"), s("text"), s("static"))));
+    assert_eq!(
+        object_rel(&out.objects[2]),
+        vec![
+            (s("identity_class"), s("text"), s("organization")),
+            (s("name"), s("text"), s("ACME")),
+        ]
+    );
+    assert!(out.attributes.is_empty());
+}
+
+#[test]
+fn tlp_markings_of_content_become_attribute_tags() {
+    let mut i = indicator("[domain-name:value = 'a.example']");
+    i["object_marking_refs"] = json!([
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        "marking-definition--0000aaaa-0000-4000-8000-000000000001",
+        "marking-definition--unknown"
+    ]);
+    let out = map(vec![
+        json!({"type": "marking-definition", "id": "marking-definition--0000aaaa-0000-4000-8000-000000000001",
+               "definition_type": "tlp", "definition": {"tlp": "green"}}),
+        i,
+    ]);
+    let tags: Vec<&str> = out.attributes[0]
+        .tags
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(tags, vec!["tlp:red", "tlp:green"]);
+}
+
+#[test]
+fn misp_custom_objects() {
+    let out = map(vec![
+        // Known template: an object, categories/to_ids as given when valid.
+        json!({"type": "x-misp-object", "id": "x-misp-object--1", "x_misp_name": "file",
+        "x_misp_attributes": [
+            {"object_relation": "filename", "type": "filename", "value": "a.exe", "to_ids": true},
+            {"object_relation": "md5", "type": "md5", "value": "AA", "category": "Nonsense"},
+            {"object_relation": "x", "type": "no-such-type", "value": "v"},
+            {"object_relation": "y", "type": "text"}
+        ]}),
+        // Unknown template: standalone values kept, the rest dropped with a warning.
+        json!({"type": "x-misp-object", "id": "x-misp-object--2", "labels": ["misp:name=\"btc-wallet\""],
+        "x_misp_attributes": [
+            {"object_relation": "wallet-address", "to_ids": true, "type": "btc", "value": "1E38"},
+            {"object_relation": "balance_BTC", "type": "float", "value": 2.25}
+        ]}),
+        // The story mapping's own objects are not content.
+        json!({"type": "x-misp-object", "id": "x-misp-object--3", "x_misp_name": "taranis-story",
+               "x_misp_attributes": [{"object_relation": "title", "type": "text", "value": "t"}]}),
+        json!({"type": "x-misp-object", "id": "x-misp-object--4", "x_misp_attributes": "nonsense"}),
+    ]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("filename"), s("filename"), s("a.exe")),
+            (s("md5"), s("md5"), s("aa")),
+        ]
+    );
+    assert!(out.objects[0].attributes[0].to_ids);
+    assert!(!out.objects[0].attributes[1].to_ids);
+    assert_eq!(out.objects[0].attributes[1].category, "Payload delivery");
+    assert_eq!(pairs(&out), vec![(s("btc"), s("1E38"))]);
+    assert!(out.attributes[0].to_ids);
+    assert_eq!(out.attributes[0].comment, "btc-wallet wallet-address");
+    assert_eq!(out.warnings.len(), 1);
+    assert!(out.warnings[0].message.contains("btc-wallet"));
+}
+
+/// Arbitrary JSON values for property values (bounded depth).
+fn arb_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "\\PC{0,24}".prop_map(Value::String),
+        "(ipv4-addr|file|url|process)--[0-3]".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                "[a-z_]{1,10}|hashes|value|src_ref|object_refs|x_misp_[a-z]{1,5}",
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_content_objects_never_panic_and_are_deterministic(
+        objs in proptest::collection::vec(
+            (
+                "(ipv4-addr|domain-name|url|file|process|network-traffic|email-message|observed-data|indicator|malware|vulnerability|x-misp-object|x-misp-attribute|location|identity|windows-registry-key|x509-certificate)",
+                proptest::collection::btree_map("[a-z_]{1,12}|value|name|hashes|pattern|x_misp_attributes|src_ref|object_refs|objects|labels|resolves_to_refs|extensions", arb_value(), 0..6),
+            ),
+            0..6,
+        )
+    ) {
+        let objects: Vec<Object> = objs
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (t, props))| {
+                let mut m: serde_json::Map<String, Value> = props.into_iter().collect();
+                m.insert("type".into(), json!(t));
+                m.insert("id".into(), json!(format!("{t}--{}", i % 4)));
+                Object::from_value(Value::Object(m))
+            })
+            .collect();
+        let a = map_content(EVENT, &objects);
+        let b = map_content(EVENT, &objects);
+        proptest::prop_assert_eq!(&a, &b);
+        for attr in a.attributes.iter().chain(a.objects.iter().flat_map(|o| o.attributes.iter())) {
+            proptest::prop_assert!(crate::misp::types::is_valid_category(&attr.type_, &attr.category));
+            proptest::prop_assert!(attr.value.len() <= MAX_VALUE_BYTES);
+        }
+    }
+}
+
+#[test]
+fn templateless_observables_keep_only_standalone_values() {
+    let out = map(vec![
+        json!({"type": "mutex", "id": "mutex--1", "name": "MutexTest",
+                              "x_misp_description": "Test mutex", "x_misp_operating_system": "Unix"}),
+    ]);
+    assert_eq!(pairs(&out), vec![(s("mutex"), s("MutexTest"))]);
+    assert!(out.objects.is_empty());
+    // misp-stix custom relations that name a value type keep it inside objects.
+    let out = map(vec![
+        json!({"type": "url", "id": "url--1", "value": "https://www.circl.lu/team",
+                              "x_misp_domain": "circl.lu", "x_misp_host": "www.circl.lu", "x_misp_port": "443"}),
+    ]);
+    assert_eq!(out.objects.len(), 1);
+    assert_eq!(
+        object_rel(&out.objects[0]),
+        vec![
+            (s("url"), s("url"), s("https://www.circl.lu/team")),
+            (s("domain"), s("domain"), s("circl.lu")),
+            (s("host"), s("hostname"), s("www.circl.lu")),
+            (s("port"), s("port"), s("443")),
+        ]
+    );
 }

@@ -12,6 +12,7 @@ mod remote;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -89,11 +90,18 @@ impl ClientSettings {
     }
 }
 
+/// Called after every request with the endpoint label (`"POST /events/edit"`: method, controller and
+/// action, no ids, so it is safe as a metrics label), the HTTP status (`None`: no answer) and the duration.
+pub type RequestObserver = Arc<dyn Fn(&str, Option<u16>, Duration) + Send + Sync>;
+
 /// The MISP REST client. Clone freely: clones share the connection pool.
 #[derive(Clone)]
 pub struct MispClient {
     http: reqwest::Client,
     base: Url,
+    observer: Option<RequestObserver>,
+    /// Secret strings (key, proxy credentials, extra header values) scrubbed from every error message.
+    secrets: Arc<[String]>,
 }
 
 impl std::fmt::Debug for MispClient {
@@ -214,7 +222,59 @@ impl MispClient {
         let http = builder
             .build()
             .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
-        Ok(MispClient { http, base })
+        let mut secrets: Vec<String> = vec![key.to_owned()];
+        secrets.extend(
+            settings
+                .additional_headers
+                .values()
+                .filter(|v| v.len() >= 4)
+                .cloned(),
+        );
+        if let Some(p) = settings
+            .proxy
+            .as_deref()
+            .and_then(|p| Url::parse(p.trim()).ok())
+        {
+            secrets.extend(p.password().filter(|pw| !pw.is_empty()).map(str::to_owned));
+        }
+        Ok(MispClient {
+            http,
+            base,
+            observer: None,
+            secrets: secrets.into(),
+        })
+    }
+
+    /// Remove every secret string from an error message.
+    fn scrub(&self, mut e: MispError) -> MispError {
+        for secret in self.secrets.iter() {
+            if e.message.contains(secret.as_str()) {
+                e.message = e.message.replace(secret.as_str(), "[REDACTED]");
+            }
+        }
+        e
+    }
+
+    /// Build and scrub the error for a non-success answer.
+    fn status_error(
+        &self,
+        endpoint: &str,
+        status: StatusCode,
+        body: &[u8],
+        headers: &HeaderMap,
+    ) -> MispError {
+        // Scrub the whole body before it is cut to an excerpt, so no partial secret survives the cut.
+        let mut text = String::from_utf8_lossy(body).into_owned();
+        for secret in self.secrets.iter() {
+            text = text.replace(secret.as_str(), "[REDACTED]");
+        }
+        self.scrub(status_error(endpoint, status, text.as_bytes(), headers))
+    }
+
+    /// Report every request (e.g. to Prometheus) through `observer`.
+    pub fn with_observer(mut self, observer: RequestObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The MISP base URL.
@@ -222,8 +282,31 @@ impl MispClient {
         self.base.as_str()
     }
 
-    /// Send one request; return status, body and selected headers, or a transport error.
+    /// Send one request and report it to the observer.
     async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Vec<u8>, HeaderMap), MispError> {
+        let started = std::time::Instant::now();
+        let label = endpoint_label(&method, path);
+        let result = self
+            .send_inner(method, path, body)
+            .await
+            .map_err(|e| self.scrub(e));
+        if let Some(observe) = &self.observer {
+            let status = match &result {
+                Ok((s, _, _)) => Some(s.as_u16()),
+                Err(e) => e.status,
+            };
+            observe(&label, status, started.elapsed());
+        }
+        result
+    }
+
+    /// Send one request; return status, body and selected headers, or a transport error.
+    async fn send_inner(
         &self,
         method: Method,
         path: &str,
@@ -282,7 +365,7 @@ impl MispClient {
         let endpoint = format!("{method} /{path}");
         let (status, bytes, headers) = self.send(method, path, body).await?;
         if !status.is_success() {
-            return Err(status_error(&endpoint, status, &bytes, &headers));
+            return Err(self.status_error(&endpoint, status, &bytes, &headers));
         }
         serde_json::from_slice(&bytes).map_err(|e| {
             MispError::new(
@@ -321,14 +404,14 @@ impl MispClient {
         let endpoint = format!("GET /{path}");
         let (status, bytes, headers) = self.send(Method::GET, &path, None).await?;
         if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-            let err = status_error(&endpoint, status, &bytes, &headers);
+            let err = self.status_error(&endpoint, status, &bytes, &headers);
             if err.kind == MispErrorKind::Auth {
                 return Err(err);
             }
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(status_error(&endpoint, status, &bytes, &headers));
+            return Err(self.status_error(&endpoint, status, &bytes, &headers));
         }
         let v: Value = parse_json(&endpoint, &bytes)?;
         let sg = v.get("SharingGroup").cloned().unwrap_or(Value::Null);
@@ -344,7 +427,7 @@ impl MispClient {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(status_error(&endpoint, status, &bytes, &headers));
+            return Err(self.status_error(&endpoint, status, &bytes, &headers));
         }
         event_from(&endpoint, &parse_json(&endpoint, &bytes)?).map(Some)
     }
@@ -426,6 +509,14 @@ impl MispClient {
     }
 }
 
+/// `"METHOD /controller/action"` of a path (ids dropped).
+fn endpoint_label(method: &Method, path: &str) -> String {
+    let mut parts = path.split('/').filter(|p| !p.is_empty()).take(2);
+    let controller = parts.next().unwrap_or("");
+    let action = parts.next().unwrap_or("");
+    format!("{method} /{controller}/{action}")
+}
+
 /// Keep ids from MISP from smuggling path segments into our URLs.
 fn path_segment(id: &str) -> String {
     id.chars()
@@ -456,16 +547,26 @@ fn status_error(endpoint: &str, status: StatusCode, body: &[u8], headers: &Heade
     MispError::from_status(endpoint, status.as_u16(), body, retry_after, location)
 }
 
-/// `Retry-After` in seconds (or MISP's `X-Rate-Limit-Reset`), capped at one hour.
+/// `Retry-After` (seconds or an HTTP date) or MISP's `X-Rate-Limit-Reset` (seconds), capped at one hour.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs = |name: &str| {
+    let value = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(str::trim)
     };
-    secs("retry-after")
-        .or_else(|| secs("x-rate-limit-reset"))
+    let secs = |v: &str| {
+        v.parse::<u64>().ok().or_else(|| {
+            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            let delta = at
+                .timestamp()
+                .saturating_sub(chrono::Utc::now().timestamp());
+            Some(u64::try_from(delta).unwrap_or(0))
+        })
+    };
+    value("retry-after")
+        .and_then(secs)
+        .or_else(|| value("x-rate-limit-reset").and_then(|v| v.parse::<u64>().ok()))
         .map(|s| Duration::from_secs(s.min(3600)))
 }
 
@@ -509,4 +610,62 @@ fn check_saved(endpoint: &str, v: &Value) -> Result<(), MispError> {
         return Err(e);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_seconds_date_and_misp_reset() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "30".into())])),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "999999".into())])),
+            Some(Duration::from_secs(3600))
+        );
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
+        let d = retry_after(&headers(&[("retry-after", soon)])).unwrap();
+        assert!((110..=120).contains(&d.as_secs()), "{d:?}");
+        let past = "Sun, 06 Nov 1994 08:49:37 GMT".to_owned();
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", past)])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("x-rate-limit-reset", "42".into())])),
+            Some(Duration::from_secs(42))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "soon".into())])),
+            None
+        );
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn endpoint_labels_drop_ids() {
+        assert_eq!(
+            endpoint_label(
+                &Method::POST,
+                "events/edit/5f0c2b1e-7a3d-4c1e-9b2a-0d1e2f3a4b5c"
+            ),
+            "POST /events/edit"
+        );
+        assert_eq!(
+            endpoint_label(&Method::GET, "servers/getVersion"),
+            "GET /servers/getVersion"
+        );
+        assert_eq!(path_segment("12/../../x"), "12x");
+    }
 }

@@ -267,6 +267,8 @@ pub struct Me {
     pub org_id: String,
     pub org_name: String,
     pub org_uuid: String,
+    /// The role's `perm_publish`, when MISP says.
+    pub perm_publish: Option<bool>,
 }
 
 impl Me {
@@ -295,6 +297,16 @@ impl Me {
             org_id,
             org_name: s(org.and_then(|o| o.get("name"))),
             org_uuid: s(org.and_then(|o| o.get("uuid"))),
+            perm_publish: v
+                .get("Role")
+                .or_else(|| user.get("Role"))
+                .and_then(|r| r.get("perm_publish"))
+                .map(|p| match p {
+                    Value::Bool(b) => *b,
+                    Value::Number(n) => n.as_i64() != Some(0),
+                    Value::String(s) => matches!(s.as_str(), "1" | "true"),
+                    _ => false,
+                }),
         })
     }
 }
@@ -365,9 +377,11 @@ mod tests {
     #[test]
     fn me_reads_user_and_org() {
         let v = serde_json::json!({"User": {"id": "3", "org_id": "2", "email": "b@x"},
+            "Role": {"perm_publish": false},
             "Organisation": {"id": "2", "name": "ORG-B", "uuid": "bbbb"}});
         let me = Me::from_json(&v).unwrap();
         assert_eq!((me.org_id.as_str(), me.org_name.as_str()), ("2", "ORG-B"));
+        assert_eq!(me.perm_publish, Some(false));
         assert!(Me::from_json(&serde_json::json!({"name": "x"})).is_none());
     }
 }
