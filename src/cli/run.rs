@@ -97,10 +97,9 @@ pub fn run(config_path: Option<&Path>) -> Exit {
             let interval = config.misp.refresh_interval;
             tokio::spawn(async move { metadata.run_refresh(interval, t).await });
         }
-        let syncer = Syncer::new(
-            client,
-            SyncSettings::new(config.misp.organisation_id.clone()),
-        );
+        let mut sync_settings = SyncSettings::new(config.misp.organisation_id.clone());
+        sync_settings.can_publish = metadata.current().me.perm_publish.unwrap_or(true);
+        let syncer = Syncer::new(client, sync_settings);
         let worker = match Worker::new(settings, syncer) {
             Ok(w) => w.with_metrics(metrics).with_readiness(readiness),
             Err(e) => {
