@@ -518,12 +518,13 @@ async fn errors_are_classified_with_retry_after() {
     let fake = fake().await;
     let s = admin(&fake);
     let v = story(&bundle("T", "2026-11-20T10:00:00Z", &[(N1, "first")], &[]));
-    fake.faults().throttle_next(1, 7, Some("/events/view"));
+    // A story this syncer has not seen starts with the add.
+    fake.faults().throttle_next(1, 7, Some("/events/add"));
     let e = s.sync(&v).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Transient);
     assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
     assert!(
-        e.message.contains("GET /events/view/") && e.message.contains("429"),
+        e.message.contains("POST /events/add") && e.message.contains("429"),
         "{}",
         e.message
     );
@@ -537,7 +538,7 @@ async fn errors_are_classified_with_retry_after() {
         e.message
     );
 
-    fake.faults().drop_next(1, Some("/events/view"));
+    fake.faults().drop_next(1, Some("/events/add"));
     assert_eq!(s.sync(&v).await.unwrap_err().class, ErrorClass::Transient);
 
     // A MISP validation error is permanent and says what MISP said.
@@ -1041,4 +1042,46 @@ async fn publish_without_the_permission_is_warned_and_stays_idempotent() {
     fake.state().clear_requests();
     assert_eq!(s.sync(&v).await.unwrap().action, Action::Unchanged);
     assert!(writes(&fake).is_empty());
+}
+
+/// Every request the fake saw, as "METHOD /path".
+fn requests(fake: &FakeMisp) -> Vec<String> {
+    fake.state()
+        .requests()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_story_costs_one_request_and_a_known_one_starts_with_a_read() {
+    let fake = fake().await;
+    let s = admin(&fake);
+    let v1 = story(&bundle("T", "2026-11-20T10:00:00Z", &[(N1, "first")], &[]));
+    let v2 = story(&bundle("T2", "2026-11-21T10:00:00Z", &[(N1, "first")], &[]));
+
+    // Never seen by this syncer: straight to the add (no read first).
+    assert_eq!(s.sync(&v1).await.unwrap().action, Action::Created);
+    assert_eq!(requests(&fake), vec!["POST /events/add".to_owned()]);
+
+    // Seen: read first, then only what changed; a replay reads and writes nothing.
+    fake.state().clear_requests();
+    assert_eq!(s.sync(&v2).await.unwrap().action, Action::Updated);
+    let r = requests(&fake);
+    assert!(r[0].starts_with("GET /events/view/"), "{r:?}");
+    assert!(!r.iter().any(|x| x == "POST /events/add"), "{r:?}");
+    fake.state().clear_requests();
+    assert_eq!(s.sync(&v2).await.unwrap().action, Action::Unchanged);
+    assert!(writes(&fake).is_empty(), "{:?}", requests(&fake));
+
+    // A fresh process (e.g. after a restart) tries the add, which MISP refuses without writing anything
+    // (404 "already exists"), then reads and finds nothing to change.
+    let fresh = admin(&fake);
+    fake.state().clear_requests();
+    assert_eq!(fresh.sync(&v2).await.unwrap().action, Action::Unchanged);
+    let r = requests(&fake);
+    assert_eq!(r[0], "POST /events/add", "{r:?}");
+    assert!(r[1].starts_with("GET /events/view/"), "{r:?}");
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(fake.state().event_count(), 1);
 }

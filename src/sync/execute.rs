@@ -1,13 +1,17 @@
 //! Executing the plan against MISP: read, plan, write, and re-plan when another writer got there first.
 //!
-//! Every write is preceded by a fresh `GET /events/view/{uuid}`; a conflict (duplicate uuid on add, racing
+//! A story this process has not synced before is assumed new: its first request is `POST /events/add`
+//! ([`super::known`] explains why). Every other write is preceded by a fresh `GET /events/view/{uuid}`; a conflict (duplicate uuid on add, racing
 //! insert, or MISP's "not newer than the local copy" on edit) makes us re-read and plan again, at most
 //! [`SyncSettings::max_conflict_retries`] times. Because the plan is computed from what MISP holds and
 //! every uuid is deterministic, redeliveries and racing workers converge on the same event.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::known::{KNOWN_EVENTS_CAPACITY, KnownEvents};
 use super::plan::{self, Plan, ProposalPlan};
 use super::{Action, SyncError, SyncOutcome};
 use crate::convert::Converted;
@@ -43,6 +47,8 @@ impl SyncSettings {
 pub struct Syncer {
     client: MispClient,
     settings: SyncSettings,
+    /// Events this process knows to exist (shared by clones).
+    known: Arc<KnownEvents>,
 }
 
 /// The result of one owned-event attempt.
@@ -56,7 +62,11 @@ enum Step {
 
 impl Syncer {
     pub fn new(client: MispClient, settings: SyncSettings) -> Self {
-        Syncer { client, settings }
+        Syncer {
+            client,
+            settings,
+            known: Arc::new(KnownEvents::with_capacity(KNOWN_EVENTS_CAPACITY)),
+        }
     }
 
     /// The client this syncer writes through.
@@ -95,13 +105,26 @@ impl Syncer {
     ) -> Result<Step, MispError> {
         let org = &self.settings.organisation_id;
         let mut add_said_exists = false;
+        if !self.known.contains(new.uuid) {
+            // Most likely a new story: one request instead of view + add.
+            match self.create(new).await? {
+                Step::Retry => add_said_exists = true,
+                step => {
+                    self.known.insert(new.uuid);
+                    return Ok(step);
+                }
+            }
+        }
         for attempt in 0..=self.settings.max_conflict_retries {
-            if attempt > 0 {
+            if attempt > 0 || add_said_exists {
                 tracing::debug!(event_uuid = %new.uuid, attempt, "conflict: re-reading the event");
             }
             let held = self.client.view_event(new.uuid).await?;
             let step = match held {
-                Some(h) if !h.is_owned_by(org) => return Ok(Step::Foreign(Box::new(h))),
+                Some(h) if !h.is_owned_by(org) => {
+                    self.known.insert(new.uuid);
+                    return Ok(Step::Foreign(Box::new(h)));
+                }
                 // `/events/add` said the uuid exists, yet view says 404: the event is there but not visible
                 // to our key (another organisation's, with a restricted distribution). Retrying cannot help.
                 None if add_said_exists => {
@@ -125,6 +148,7 @@ impl Syncer {
                 Some(h) => self.update(new, version, &h).await?,
             };
             if !matches!(step, Step::Retry) {
+                self.known.insert(new.uuid);
                 return Ok(step);
             }
         }

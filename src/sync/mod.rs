@@ -5,6 +5,7 @@
 //! and metadata cache in [`startup`]. `docs/sync.md` describes the whole design.
 
 pub mod execute;
+pub mod known;
 pub mod plan;
 pub mod startup;
 
