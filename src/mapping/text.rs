@@ -21,6 +21,21 @@ pub fn clean(
     story_id: &str,
     field: &str,
 ) -> Result<String, MappingError> {
+    clean_with(s, policy, story_id, || field.to_owned())
+}
+
+/// [`clean`] with the field name built only when a `reject` error needs it (callers on hot paths name fields
+/// with `format!`, which would otherwise run for every string).
+pub fn clean_with(
+    s: &str,
+    policy: FourBytePolicy,
+    story_id: &str,
+    field: impl FnOnce() -> String,
+) -> Result<String, MappingError> {
+    // Fast path: printable ASCII, `\n` and `\t` are kept as they are (most values are exactly that).
+    if s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t')) {
+        return Ok(s.to_owned());
+    }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -39,7 +54,7 @@ pub fn clean(
                 FourBytePolicy::Reject => {
                     return Err(MappingError::FourByteChar {
                         story_id: story_id.to_owned(),
-                        field: field.to_owned(),
+                        field: field(),
                     });
                 }
             },
