@@ -270,6 +270,41 @@ mod tests {
     }
 
     #[test]
+    fn field_name_is_built_only_for_a_reject_error() {
+        let mut built = 0;
+        let ok = clean_with("plain\tascii\n", FourBytePolicy::Reject, "story", || {
+            built += 1;
+            "f".to_owned()
+        });
+        assert_eq!(ok.unwrap(), "plain\tascii\n");
+        assert_eq!(built, 0);
+        let err = clean_with("x😀", FourBytePolicy::Reject, "story", || {
+            "news_items[1].title".to_owned()
+        });
+        assert_eq!(
+            err.unwrap_err(),
+            MappingError::FourByteChar {
+                story_id: "story".to_owned(),
+                field: "news_items[1].title".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_the_slow_path() {
+        // Printable ASCII, \n and \t take the fast path; \r, DEL and other controls do not.
+        assert_eq!(
+            c("a b~\n\tc", FourBytePolicy::Replace).unwrap(),
+            "a b~\n\tc"
+        );
+        assert_eq!(
+            c("a\r\nb\rc\u{7f}d\u{0}e", FourBytePolicy::Replace).unwrap(),
+            "a\nb\ncde"
+        );
+        assert_eq!(c("é\u{85}x", FourBytePolicy::Replace).unwrap(), "éx");
+    }
+
+    #[test]
     fn four_byte_policies() {
         let s = "a😀b";
         assert_eq!(c(s, FourBytePolicy::Replace).unwrap(), "a\u{FFFD}b");
