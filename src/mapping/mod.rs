@@ -31,8 +31,8 @@ use crate::misp::types;
 use crate::story::{NewsItem, Story, StoryAttribute, StoryLink, StoryTag};
 
 use text::{
-    MAX_NAME_CHARS, MAX_REPORT_BYTES, MAX_TEXT_BYTES, clean, encode_url_four_byte, has_four_byte,
-    one_line, truncate_bytes, truncate_chars,
+    MAX_NAME_CHARS, MAX_REPORT_BYTES, MAX_TEXT_BYTES, clean, clean_with, encode_url_four_byte,
+    has_four_byte, one_line, truncate_bytes, truncate_chars,
 };
 
 /// What to do with 4-byte UTF-8 characters (emoji, …): MISP's default utf8mb3 schema answers 500 on them.
@@ -281,7 +281,9 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
         .map(|a| {
             Ok(StoryAttribute {
                 key: c(&a.key, "attributes.key")?,
-                value: c(&a.value, &format!("attributes[{}].value", a.key))?,
+                value: clean_with(&a.value, policy, &sid, || {
+                    format!("attributes[{}].value", a.key)
+                })?,
             })
         })
         .collect::<Result<_, MappingError>>()?;
@@ -291,7 +293,9 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
         .map(|t| {
             Ok(StoryTag {
                 name: c(&t.name, "tags.name")?,
-                tag_type: c(&t.tag_type, &format!("tags[{}].tag_type", t.name))?,
+                tag_type: clean_with(&t.tag_type, policy, &sid, || {
+                    format!("tags[{}].tag_type", t.name)
+                })?,
             })
         })
         .collect::<Result<_, MappingError>>()?;
@@ -318,14 +322,16 @@ fn clean_story(story: &Story, policy: FourBytePolicy) -> Result<Story, MappingEr
         .news_items
         .iter()
         .map(|n| {
-            let f = |s: &str, name: &str| c(s, &format!("news_items[{}].{name}", n.id));
+            let f = |s: &str, name: &str| {
+                clean_with(s, policy, &sid, || format!("news_items[{}].{name}", n.id))
+            };
             Ok(NewsItem {
                 id: f(&n.id, "id")?,
                 title: f(&n.title, "title")?,
                 content: f(&n.content, "content")?,
-                link: url(&n.link, &format!("news_items[{}].link", n.id))?,
+                link: f(&encode_url_four_byte(&n.link, policy), "link")?,
                 author: f(&n.author, "author")?,
-                source: url(&n.source, &format!("news_items[{}].source", n.id))?,
+                source: f(&encode_url_four_byte(&n.source, policy), "source")?,
                 language: f(&n.language, "language")?,
                 hash: f(&n.hash, "hash")?,
                 review: f(&n.review, "review")?,
@@ -357,7 +363,8 @@ impl Finisher<'_> {
 
     /// Clean, bound and validate one attribute; `None` when it must be dropped.
     fn attribute(&mut self, mut a: Attribute, at: &str) -> Result<Option<Attribute>, MappingError> {
-        let label = format!("{at}[{}]", a.type_);
+        // Built only for a warning or an error: formatting it for every attribute is measurable.
+        let label = |a: &Attribute| format!("{at}[{}]", a.type_);
         if self.policy != FourBytePolicy::Keep && has_four_byte(&a.value) {
             if matches!(a.type_.as_str(), "url" | "link" | "uri") {
                 a.value = encode_url_four_byte(&a.value, self.policy);
@@ -366,58 +373,54 @@ impl Finisher<'_> {
             {
                 // A replaced or stripped indicator is a different indicator (wrong matches, wrong IDS rules).
                 self.warn(format!(
-                    "{label}: indicator value holds a 4-byte UTF-8 character MISP cannot store; attribute dropped"
+                    "{}: indicator value holds a 4-byte UTF-8 character MISP cannot store; attribute dropped",
+                    label(&a)
                 ));
                 return Ok(None);
             }
         }
-        a.value = clean(
-            a.value.trim(),
-            self.policy,
-            self.story_id,
-            &format!("{label}.value"),
-        )?;
-        a.comment = clean(
-            &a.comment,
-            self.policy,
-            self.story_id,
-            &format!("{label}.comment"),
-        )?;
+        a.value = clean_with(a.value.trim(), self.policy, self.story_id, || {
+            format!("{}.value", label(&a))
+        })?;
+        a.comment = clean_with(&a.comment, self.policy, self.story_id, || {
+            format!("{}.comment", label(&a))
+        })?;
         if a.value.trim().is_empty() {
             return Ok(None);
         }
         if !types::is_valid_type(&a.type_) {
             self.warn(format!(
-                "{label}: unknown MISP attribute type, attribute dropped"
+                "{}: unknown MISP attribute type, attribute dropped",
+                label(&a)
             ));
             return Ok(None);
         }
         if !types::is_valid_category(&a.type_, &a.category) {
             let fixed = types::default_category(&a.type_).unwrap_or("Other");
             self.warn(format!(
-                "{label}: category {:?} not allowed for this type, using {fixed:?}",
+                "{}: category {:?} not allowed for this type, using {fixed:?}",
+                label(&a),
                 a.category
             ));
             a.category = fixed.to_owned();
         }
         if truncate_bytes(&mut a.value, MAX_TEXT_BYTES) {
             self.warn(format!(
-                "{label}: value longer than {MAX_TEXT_BYTES} bytes truncated"
+                "{}: value longer than {MAX_TEXT_BYTES} bytes truncated",
+                label(&a)
             ));
         }
         if truncate_bytes(&mut a.comment, MAX_TEXT_BYTES) {
             self.warn(format!(
-                "{label}: comment longer than {MAX_TEXT_BYTES} bytes truncated"
+                "{}: comment longer than {MAX_TEXT_BYTES} bytes truncated",
+                label(&a)
             ));
         }
         let mut tags = Vec::with_capacity(a.tags.len());
         for t in &a.tags {
-            let mut name = one_line(&clean(
-                &t.name,
-                self.policy,
-                self.story_id,
-                &format!("{label}.Tag"),
-            )?);
+            let mut name = one_line(&clean_with(&t.name, self.policy, self.story_id, || {
+                format!("{}.Tag", label(&a))
+            })?);
             truncate_chars(&mut name, MAX_NAME_CHARS);
             if !name.is_empty() {
                 tags.push(Tag::new(name));
@@ -474,12 +477,9 @@ impl Finisher<'_> {
 
     /// One object: its attributes finished; `None` when none is left or its uuid is taken.
     fn object(&mut self, mut o: MispObject) -> Result<Option<MispObject>, MappingError> {
-        o.comment = clean(
-            &o.comment,
-            self.policy,
-            self.story_id,
-            &format!("Object[{}].comment", o.name),
-        )?;
+        o.comment = clean_with(&o.comment, self.policy, self.story_id, || {
+            format!("Object[{}].comment", o.name)
+        })?;
         truncate_bytes(&mut o.comment, MAX_TEXT_BYTES);
         let at = format!("Object[{}]", o.name);
         let mut attrs = Vec::with_capacity(o.attributes.len());

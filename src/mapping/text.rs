@@ -21,6 +21,21 @@ pub fn clean(
     story_id: &str,
     field: &str,
 ) -> Result<String, MappingError> {
+    clean_with(s, policy, story_id, || field.to_owned())
+}
+
+/// [`clean`] with the field name built only when a `reject` error needs it (callers on hot paths name fields
+/// with `format!`, which would otherwise run for every string).
+pub fn clean_with(
+    s: &str,
+    policy: FourBytePolicy,
+    story_id: &str,
+    field: impl FnOnce() -> String,
+) -> Result<String, MappingError> {
+    // Fast path: printable ASCII, `\n` and `\t` are kept as they are (most values are exactly that).
+    if s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t')) {
+        return Ok(s.to_owned());
+    }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -39,7 +54,7 @@ pub fn clean(
                 FourBytePolicy::Reject => {
                     return Err(MappingError::FourByteChar {
                         story_id: story_id.to_owned(),
-                        field: field.to_owned(),
+                        field: field(),
                     });
                 }
             },
@@ -252,6 +267,41 @@ mod tests {
 
     fn c(s: &str, p: FourBytePolicy) -> Result<String, MappingError> {
         clean(s, p, "story", "field")
+    }
+
+    #[test]
+    fn field_name_is_built_only_for_a_reject_error() {
+        let mut built = 0;
+        let ok = clean_with("plain\tascii\n", FourBytePolicy::Reject, "story", || {
+            built += 1;
+            "f".to_owned()
+        });
+        assert_eq!(ok.unwrap(), "plain\tascii\n");
+        assert_eq!(built, 0);
+        let err = clean_with("x😀", FourBytePolicy::Reject, "story", || {
+            "news_items[1].title".to_owned()
+        });
+        assert_eq!(
+            err.unwrap_err(),
+            MappingError::FourByteChar {
+                story_id: "story".to_owned(),
+                field: "news_items[1].title".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_the_slow_path() {
+        // Printable ASCII, \n and \t take the fast path; \r, DEL and other controls do not.
+        assert_eq!(
+            c("a b~\n\tc", FourBytePolicy::Replace).unwrap(),
+            "a b~\n\tc"
+        );
+        assert_eq!(
+            c("a\r\nb\rc\u{7f}d\u{0}e", FourBytePolicy::Replace).unwrap(),
+            "a\nb\ncde"
+        );
+        assert_eq!(c("é\u{85}x", FourBytePolicy::Replace).unwrap(), "éx");
     }
 
     #[test]

@@ -215,8 +215,10 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Bundle, ParseError> {
 
     let mut warnings = Vec::new();
     let mut objects = Vec::with_capacity(items.len());
-    // id → (position in `objects`, index in the input)
-    let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
+    // id → position in `objects`; it becomes the bundle's index at the end. `input_at[position]` is the input
+    // index of the object first read under that id (for the warnings).
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut input_at: Vec<usize> = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let object = match read_object(i, item) {
             Ok(object) => object,
@@ -225,11 +227,13 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Bundle, ParseError> {
                 continue;
             }
         };
-        let Some(&(at, first)) = seen.get(&object.id) else {
-            seen.insert(object.id.clone(), (objects.len(), i));
+        let Some(&at) = seen.get(&object.id) else {
+            seen.insert(object.id.clone(), objects.len());
+            input_at.push(i);
             objects.push(object);
             continue;
         };
+        let first = input_at[at];
         let kept = &objects[at];
         if *kept == object {
             warnings.push(Warning::about(
@@ -255,7 +259,14 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Bundle, ParseError> {
             ));
         }
     }
-    Ok(Bundle::from_objects(id, objects, warnings))
+    // Every id in `seen` names the object at its position (a replacing version has the same id), so it is
+    // the index `from_objects` would build, without hashing and copying every id a second time.
+    Ok(Bundle {
+        id,
+        objects,
+        warnings,
+        index: seen,
+    })
 }
 
 /// The STIX version of an object: `modified`, else `created` (RFC 3339); `None` when neither reads.
@@ -275,12 +286,13 @@ fn version_text(o: &Object) -> String {
 
 /// One bundle item → an [`Object`], or the warning saying why it was skipped.
 fn read_object(index: usize, item: Value) -> Result<Object, Warning> {
-    let place = format!("objects[{index}]");
+    // Only a skipped item needs its place spelled out.
+    let place = || format!("objects[{index}]");
     let map = match item {
         Value::Object(map) => map,
         other => {
             return Err(Warning::about(
-                place,
+                place(),
                 format!("skipped: {} is not a STIX object", kind(&other)),
             ));
         }
@@ -289,17 +301,17 @@ fn read_object(index: usize, item: Value) -> Result<Object, Warning> {
         Some(Value::String(t)) => t.clone(),
         Some(other) => {
             return Err(Warning::about(
-                place,
+                place(),
                 format!("skipped: \"type\" is {}, expected a string", kind(other)),
             ));
         }
-        None => return Err(Warning::about(place, "skipped: no \"type\" property")),
+        None => return Err(Warning::about(place(), "skipped: no \"type\" property")),
     };
     let id = match map.get("id") {
         Some(Value::String(id)) => id.clone(),
         Some(other) => {
             return Err(Warning::about(
-                place,
+                place(),
                 format!(
                     "skipped {type_} object: \"id\" is {}, expected a string",
                     kind(other)
@@ -308,21 +320,23 @@ fn read_object(index: usize, item: Value) -> Result<Object, Warning> {
         }
         None => {
             return Err(Warning::about(
-                place,
+                place(),
                 format!("skipped {type_} object: no \"id\" property"),
             ));
         }
     };
     if !is_valid_id(&type_, &id) {
         return Err(Warning::about(
-            format!("{place} ({})", quoted_prefix(&id)),
+            format!("{} ({})", place(), quoted_prefix(&id)),
             format!("skipped: id is not \"{type_}--<uuid>\""),
         ));
     }
-    match Object::from_value(Value::Object(map)) {
-        Some(o) => Ok(o),
-        None => Err(Warning::about(place, "skipped: not a STIX object")),
-    }
+    // `type` and `id` were read above: no second lookup through `Object::from_value`.
+    Ok(Object {
+        type_,
+        id,
+        props: map,
+    })
 }
 
 /// `<type>--<uuid>` with the object's own type.
@@ -341,21 +355,20 @@ pub fn is_valid_id(type_: &str, id: &str) -> bool {
 /// validate JSON, serde_json does that afterwards.
 fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), ParseError> {
     let mut depth: usize = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (offset, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut offset = 0;
+    while let Some(&b) = bytes.get(offset) {
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                // Skip the string in a tight loop: to the next quote not taken by a backslash escape.
+                offset += 1;
+                while let Some(&c) = bytes.get(offset) {
+                    match c {
+                        b'\\' => offset += 2,
+                        b'"' => break,
+                        _ => offset += 1,
+                    }
+                }
+            }
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max_depth {
@@ -370,6 +383,7 @@ fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), ParseError> {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        offset += 1;
     }
     Ok(())
 }
