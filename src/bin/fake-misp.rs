@@ -3,10 +3,6 @@
 //! `fake-misp --bind 127.0.0.1:8080 --latency-ms 150 [--admin-key K] [--org-b-key K2] [--sharing-group 1]`
 //! prints `listening on http://ADDR` (one flushed line on stdout) and serves until SIGTERM/SIGINT.
 
-/// Same allocator as the connector, so benchmarks measure both sides alike.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
