@@ -14,7 +14,7 @@
 //!    worker's `/metrics` for per-stage timings, stops everything (SIGTERM workers, stop the fake) and deletes
 //!    its queues; prints a table, a markdown row and optionally JSON.
 //!
-//! Run it through `bench/e2e` (builds the release binaries first); see `docs/benchmarks-e2e.md`.
+//! Run it through `bench/e2e` (builds the release binaries first); see `docs/benchmarks.md (section "End-to-end")`.
 //! Every wait is bounded in time, every loop in count; only 127.0.0.1 is contacted (plus the AMQP URL given).
 
 use std::collections::{BTreeMap, HashMap};
