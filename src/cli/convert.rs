@@ -187,8 +187,9 @@ fn is_observable(t: &str) -> bool {
     )
 }
 
-/// Read the whole input, at most `max_bytes`; more is an error naming the limit.
-fn read_input(file: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
+/// Read a whole input file (`-` = standard input), at most `max_bytes` (`limits.max_bytes`); more is an error
+/// naming the limit. Shared by every subcommand that reads bundles.
+pub(super) fn read_input(file: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
     let name = display_name(file);
     let cap = u64::try_from(max_bytes)
         .unwrap_or(u64::MAX)

@@ -5,7 +5,6 @@
 //! them. With `amqp.declare` on, the queue topology is declared first. Prints how many were published.
 //! Exit 0 when all were published, 1 on a broker failure, 2 on invalid files or configuration.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use misp_connector::worker::publisher::{Publisher, json_properties};
@@ -14,21 +13,6 @@ use misp_connector::worker::{connect, topology};
 use super::Exit;
 use super::push::{init_logging, load_config};
 use super::run::worker_settings;
-
-fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit).read_to_end(&mut buf))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if buf.len() > max {
-        return Err(format!(
-            "{}: larger than the {max} bytes accepted (limits.max_bytes)",
-            path.display()
-        ));
-    }
-    Ok(buf)
-}
 
 /// `misp-connector publish`.
 pub fn publish(config_path: Option<&Path>, files: &[PathBuf]) -> Exit {
@@ -46,7 +30,7 @@ pub fn publish(config_path: Option<&Path>, files: &[PathBuf]) -> Exit {
     };
     let mut bodies = Vec::with_capacity(files.len());
     for f in files {
-        match read_bounded(f, settings.convert.limits.max_bytes) {
+        match super::convert::read_input(&f.to_string_lossy(), settings.convert.limits.max_bytes) {
             Ok(b) => bodies.push(b),
             Err(e) => {
                 eprintln!("misp-connector: {e}");

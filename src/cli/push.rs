@@ -5,7 +5,6 @@
 //! Exit 0 when every story synced, 1 on a runtime/MISP failure, 2 on invalid input or configuration.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use misp_connector::config::{Config, MispConfig};
@@ -77,23 +76,6 @@ pub(super) fn build_client(misp: &MispConfig) -> Result<MispClient, Exit> {
     })
 }
 
-fn read_input(file: &str, max: usize) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    let res = if file == "-" {
-        std::io::stdin().lock().take(limit).read_to_end(&mut buf)
-    } else {
-        std::fs::File::open(file).and_then(|f| f.take(limit).read_to_end(&mut buf))
-    };
-    res.map_err(|e| format!("{file}: {e}"))?;
-    if buf.len() > max {
-        return Err(format!(
-            "{file}: larger than the {max} bytes accepted (limits.max_bytes)"
-        ));
-    }
-    Ok(buf)
-}
-
 /// `misp-connector push`.
 pub fn push(config: Option<&Path>, file: &str) -> Exit {
     let config = match load_config(config) {
@@ -102,7 +84,7 @@ pub fn push(config: Option<&Path>, file: &str) -> Exit {
     };
     init_logging(&config);
     let opts: ConvertOptions = config.convert_options();
-    let bytes = match read_input(file, opts.limits.max_bytes) {
+    let bytes = match super::convert::read_input(file, opts.limits.max_bytes) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("misp-connector: {e}");
