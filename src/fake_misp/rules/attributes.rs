@@ -14,16 +14,10 @@ impl Store {
         url: &str,
         now: i64,
     ) -> Reply {
-        let Some(id) = self.user_event(user, target) else {
-            return Reply::exception(404, "Invalid event.", url);
+        let id = match self.event_to_modify(user, target, url) {
+            Ok(id) => id,
+            Err(refused) => return refused, // #43
         };
-        if !self
-            .events
-            .get(&id)
-            .is_some_and(|e| self.can_modify(user, e))
-        {
-            return Reply::exception(403, NO_PERMISSION, url); // #43
-        }
         let items: Vec<&Map<String, Value>> = match body {
             Value::Array(v) => v.iter().filter_map(Value::as_object).collect(),
             other => input::unwrap(other, &["Attribute"]).into_iter().collect(),
@@ -159,16 +153,10 @@ impl Store {
         url: &str,
         now: i64,
     ) -> Reply {
-        let Some(id) = self.user_event(user, target) else {
-            return Reply::exception(404, "Invalid event.", url);
+        let id = match self.event_to_modify(user, target, url) {
+            Ok(id) => id,
+            Err(refused) => return refused, // #52
         };
-        if !self
-            .events
-            .get(&id)
-            .is_some_and(|e| self.can_modify(user, e))
-        {
-            return Reply::exception(403, NO_PERMISSION, url); // #52
-        }
         let Some(m) = input::unwrap(body, &["Object"]) else {
             return Reply::exception(405, "Invalid input.", url);
         };

@@ -194,6 +194,23 @@ impl Store {
         self.can_see(user, e).then_some(id)
     }
 
+    /// The event a write goes to: 404 "Invalid event." when the user cannot see it, 403 when the user may not
+    /// modify it (another organisation's event: #43, #50, #52).
+    fn event_to_modify(&self, user: &User, target: &str, url: &str) -> Result<u64, Reply> {
+        let Some(id) = self.user_event(user, target) else {
+            return Err(Reply::exception(404, "Invalid event.", url));
+        };
+        if self
+            .events
+            .get(&id)
+            .is_some_and(|e| self.can_modify(user, e))
+        {
+            Ok(id)
+        } else {
+            Err(Reply::exception(403, NO_PERMISSION, url))
+        }
+    }
+
     /// Build a new attribute row from a payload (validation as in MISP's `Attribute::$validate`).
     fn new_attr(
         &self,

@@ -23,16 +23,10 @@ impl Store {
         if target.parse::<u64>().is_err() {
             return fail("numeric"); // #35, #98
         }
-        let Some(id) = self.user_event(user, target) else {
-            return Reply::exception(404, "Invalid event.", url);
+        let id = match self.event_to_modify(user, target, url) {
+            Ok(id) => id,
+            Err(refused) => return refused, // #50
         };
-        if !self
-            .events
-            .get(&id)
-            .is_some_and(|e| self.can_modify(user, e))
-        {
-            return Reply::exception(403, NO_PERMISSION, url); // #50
-        }
         let Some(m) = input::unwrap(body, &["EventReport"]) else {
             return fail("This field cannot be left blank");
         };
